@@ -1,0 +1,92 @@
+"""rtl-sweep: the command line. One entry point, one table of subcommands.
+
+    rtl-sweep --help
+    rtl-sweep run                       # the bundled default: mnist5k, class partition, small CNN
+
+Each subcommand lives in the module named in COMMANDS, which exposes `configure(parser)` and
+`main(args) -> int`; modules load lazily so `rtl-sweep query` never imports torch or Ray.
+Errors print one line (problem and fix); `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from rtl_sweep.errors import RtlError
+
+# name -> (module, one-line help). Order is the order of --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("rtl_sweep.commands.run", "run RTL and its baselines once (a config file and/or --set)"),
+    "sweep": ("rtl_sweep.sweep.commands", "search a space with Ray Tune + Optuna"),
+    "resume": ("rtl_sweep.sweep.commands", "continue a sweep whose driver stopped"),
+    "results": ("rtl_sweep.results.commands", "summary table of a run or sweep"),
+    "query": ("rtl_sweep.results.commands", "SQL over the results tables (DuckDB)"),
+    "report": ("rtl_sweep.results.commands", "PNG plots and an HTML page of a run or sweep"),
+    "schema": ("rtl_sweep.results.commands", "print the results tables' schema"),
+    "submit": ("rtl_sweep.cluster.commands", "submit a sweep to a Ray cluster as a job"),
+    "jobs": ("rtl_sweep.cluster.commands", "status | logs | stop of a submitted job"),
+    "bench": ("rtl_sweep.bench.commands", "benchmarks that print measured ratios"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtl-sweep", description="Routing the Lottery as a sweep.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        if only is None or only == name:
+            mod = _load(module)
+            getattr(mod, "configure")(p, name)
+    return parser
+
+
+def _load(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("rtl_sweep"):
+            return _Missing(module)
+        raise
+
+
+class _Missing:
+    def __init__(self, module: str):
+        self.module = module
+
+    def configure(self, parser, name):
+        parser.set_defaults(_missing=self.module)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(only=name if name in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    if getattr(args, "_missing", None):
+        print(f"rtl-sweep: '{args.command}' is not available in this build", file=sys.stderr)
+        return 2
+    debug = args.debug or os.environ.get("RTL_SWEEP_DEBUG") == "1"
+    try:
+        return int(args.handler(args) or 0)
+    except RtlError as e:
+        if debug:
+            raise
+        print(f"error: {e.problem}" + (f"; fix: {e.fix}" if e.fix else ""), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished stages are kept; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

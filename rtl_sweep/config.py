@@ -1,0 +1,320 @@
+"""Run configuration: frozen dataclasses per concern, YAML loading, --set overrides, the config hash.
+
+    python -c "from rtl_sweep.config import RunConfig; print(RunConfig().hash())"
+
+Every field carries its help text. Configs are frozen because they are pickled to many actors;
+derive new ones with `dataclasses.replace` or `RunConfig.with_overrides`.
+The hash leaves default-valued fields out, so adding a field with a default keeps old hashes
+(the OpenLTH `desc` idea): a run folder stays findable across versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from rtl_sweep.errors import ConfigError
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = _f("mnist5k", "mnist5k | digits | cifar10 | cifar100 | file")
+    path: str = _f("", "for name=file: a .npz (X, y, optional group) or .parquet file")
+    data_dir: str = _f("~/.cache/rtl_sweep/data", "where torchvision datasets live")
+    download: bool = _f(False, "let torchvision download cifar10/cifar100 into data_dir")
+    test_fraction: float = _f(0.2, "held-out share of each class (stratified split)")
+    label_column: str = _f("label", "Parquet: the integer label column")
+    group_column: str = _f("", "Parquet: the group (environment) column; empty for none")
+    max_per_class: int = _f(0, "cap samples per class before splitting (0: no cap); for quick runs")
+
+
+@dataclass(frozen=True)
+class PartitionConfig:
+    method: str = _f("class", "class | groups | kmeans | group: how samples are routed to tickets")
+    groups: str = _f("", "for method=groups: a named grouping (cifar100_paper) or 'a,b;c,d' lists")
+    k: int = _f(0, "for method=kmeans: number of clusters (tickets)")
+    embedding: str = _f("raw", "for kmeans: raw | pca | dense (features of the trained dense model)")
+    pca_dim: int = _f(32, "for embedding=pca: components")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = _f("cnn", "mlp | cnn | ghostnet")
+    width: int = _f(16, "base width (channels or hidden units); the models scale from it")
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    mode: str = _f("fraction", "fraction: remove a share of survivors per round | count: a fixed number")
+    fraction: float = _f(0.5, "share of surviving prunable weights removed per round (0.5 halves density)")
+    count: int = _f(4096, "weights removed per round when mode=count (the paper's vision appendix)")
+    target_sparsity: float = _f(0.98, "stop once this share of prunable weights is pruned; in [0, 1)")
+    ranking: str = _f("global", "global: one magnitude ranking over all layers | layerwise")
+    rewind_step: int = _f(0, "0 rewinds to the init (the paper); >0: late rewinding to a shared "
+                             "dense training step on all data")
+    epochs: int = _f(5, "training epochs per pruning round for each ticket")
+    lr: float = _f(1.0e-3, "Adam learning rate (ticket extraction)")
+    batch_size: int = _f(64, "mini-batch size (positives + negatives in one-vs-rest)")
+
+
+@dataclass(frozen=True)
+class JointConfig:
+    epochs: int = _f(5, "joint-retraining epochs per pruning level (0 skips joint retraining)")
+    lr: float = _f(1.0e-3, "Adam learning rate (joint retraining)")
+    variant: str = _f("sequential", "sequential: the paper's step per ticket in turn | summed: one "
+                                    "step with the K masked updates summed (a different algorithm)")
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    watch: str = _f("layer_relative", "layer_relative: mean over layers of log(J / chance) | "
+                                      "global_relative: log(J / chance) over all weights | global: raw J")
+    window: int = _f(2, "how many previous round-to-round changes define the recent trend")
+    threshold: float = _f(0.5, "fire when a change departs from the trend by more than this "
+                               "(log units for relative signals, Jaccard units for global)")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = _f("rtl", "a label for the run folder; not part of the hash")
+    seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
+    protocol: str = _f("ovr", "ovr: each ticket a binary detector of its subset (the paper) | "
+                              "multiclass: the routed ticket predicts the class")
+    baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
+                         "which baselines to run beside RTL")
+    data: DataConfig = field(default_factory=DataConfig)
+    partition: PartitionConfig = field(default_factory=PartitionConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    joint: JointConfig = field(default_factory=JointConfig)
+    signal: SignalConfig = field(default_factory=SignalConfig)
+
+    # ---- identity -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def hash(self) -> str:
+        """Stable 12-hex name of what the run computes: non-default fields only, `name` excluded."""
+        diff = _non_default(self, RunConfig())
+        diff.pop("name", None)
+        blob = json.dumps(diff, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def folder_name(self) -> str:
+        return f"{self.name}-{self.hash()}"
+
+    # ---- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: dict | None, source: str = "config") -> "RunConfig":
+        return _build(cls, d or {}, source, prefix="")
+
+    @classmethod
+    def load(cls, path: str | Path | None, overrides: list[str] | tuple = ()) -> "RunConfig":
+        d: dict = {}
+        if path:
+            p = Path(path)
+            if not p.exists():
+                raise ConfigError(f"config file {p} does not exist",
+                                  "pass an existing YAML file, or no file for the bundled default")
+            try:
+                d = yaml.safe_load(p.read_text()) or {}
+            except yaml.YAMLError as e:
+                raise ConfigError(f"{p} is not valid YAML ({e.__class__.__name__})",
+                                  "fix the YAML syntax")
+            if not isinstance(d, dict):
+                raise ConfigError(f"{p} must hold a mapping of config keys", "see README, Config")
+        cfg = cls.from_dict(d, source=str(path or "config"))
+        return cfg.with_overrides(overrides)
+
+    def with_overrides(self, overrides: list[str] | tuple | dict) -> "RunConfig":
+        """Apply `key.sub=value` strings (or a flat {dotted_key: value} dict); values parse as YAML."""
+        items = overrides.items() if isinstance(overrides, dict) else [_split_set(s) for s in overrides]
+        d = self.to_dict()
+        for key, value in items:
+            set_dotted(d, key, value, source="--set")
+        return RunConfig.from_dict(d, source="--set")
+
+    def validate(self) -> "RunConfig":
+        p = self.prune
+        if not 0.0 <= p.target_sparsity < 1.0:
+            raise ConfigError(f"prune.target_sparsity={p.target_sparsity} is outside [0, 1)",
+                              "use a value such as 0.9 (90% of prunable weights removed)")
+        if p.mode not in ("fraction", "count"):
+            raise ConfigError(f"prune.mode={p.mode!r} is unknown", "use fraction or count")
+        if p.mode == "fraction" and not 0.0 < p.fraction < 1.0:
+            raise ConfigError(f"prune.fraction={p.fraction} is outside (0, 1)",
+                              "use e.g. 0.2 to remove a fifth of the survivors per round")
+        if p.mode == "count" and p.count <= 0:
+            raise ConfigError(f"prune.count={p.count} must be positive", "use e.g. 4096")
+        if p.ranking not in ("global", "layerwise"):
+            raise ConfigError(f"prune.ranking={p.ranking!r} is unknown", "use global or layerwise")
+        if p.epochs < 1 or p.batch_size < 2:
+            raise ConfigError("prune.epochs must be >= 1 and prune.batch_size >= 2",
+                              "raise them")
+        if p.rewind_step < 0:
+            raise ConfigError("prune.rewind_step must be >= 0", "use 0 for the init")
+        if self.protocol not in ("ovr", "multiclass"):
+            raise ConfigError(f"protocol={self.protocol!r} is unknown", "use ovr or multiclass")
+        if self.joint.variant not in ("sequential", "summed"):
+            raise ConfigError(f"joint.variant={self.joint.variant!r} is unknown",
+                              "use sequential or summed")
+        if self.joint.epochs < 0:
+            raise ConfigError("joint.epochs must be >= 0", "use 0 to skip joint retraining")
+        if self.signal.watch not in ("layer_relative", "global_relative", "global"):
+            raise ConfigError(f"signal.watch={self.signal.watch!r} is unknown",
+                              "use layer_relative, global_relative or global")
+        if self.signal.window < 1 or self.signal.threshold <= 0:
+            raise ConfigError("signal.window must be >= 1 and signal.threshold > 0", "raise them")
+        unknown = set(self.baselines) - set(BASELINES)
+        if unknown:
+            raise ConfigError(f"unknown baselines {sorted(unknown)}",
+                              f"choose from {list(BASELINES)}")
+        if "imp_single_equal" in self.baselines and "imp_single" not in self.baselines:
+            raise ConfigError("baseline imp_single_equal needs imp_single",
+                              "add imp_single to baselines")
+        return self
+
+
+BASELINES = ("imp_single", "imp_multiple", "imp_single_equal")
+
+
+# ---- helpers ------------------------------------------------------------------------------
+def _non_default(obj: Any, default: Any) -> dict:
+    out = {}
+    for f in fields(obj):
+        v, dv = getattr(obj, f.name), getattr(default, f.name)
+        if dataclasses.is_dataclass(v):
+            sub = _non_default(v, dv)
+            if sub:
+                out[f.name] = sub
+        elif v != dv:
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def all_keys(cls: type = RunConfig, prefix: str = "") -> dict[str, Any]:
+    """Every dotted config key with its dataclass field (the search-space loader validates on it)."""
+    hints = get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        t = hints[f.name]
+        if dataclasses.is_dataclass(t):
+            out.update(all_keys(t, prefix + f.name + "."))
+        else:
+            out[prefix + f.name] = f
+    return out
+
+
+def nearest_keys(key: str, n: int = 3) -> list[str]:
+    return difflib.get_close_matches(key, list(all_keys()), n=n, cutoff=0.4)
+
+
+def _build(cls: type, d: dict, source: str, prefix: str) -> Any:
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    kwargs = {}
+    for key, value in d.items():
+        dotted = prefix + str(key)
+        if key not in names:
+            near = nearest_keys(dotted)
+            hint = f"did you mean {', '.join(near)}?" if near else "see README, Config keys"
+            raise ConfigError(f"{source}: unknown config key {dotted!r}", hint)
+        t = hints[key]
+        if dataclasses.is_dataclass(t):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: {dotted!r} must be a mapping of sub-keys",
+                                  f"write e.g. {dotted}: {{...}}")
+            kwargs[key] = _build(t, value, source, dotted + ".")
+        else:
+            kwargs[key] = _coerce(value, t, dotted, source)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, t: Any, key: str, source: str) -> Any:
+    t = {"int": int, "float": float, "str": str, "bool": bool, "list": list}.get(t, t) \
+        if isinstance(t, str) else t
+    if t is float and isinstance(value, str):
+        try:  # YAML reads 1e-4 as a string; accept it rather than fail on a common spelling
+            return float(value)
+        except ValueError:
+            pass
+    if t is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if t is list and isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if t is list and isinstance(value, tuple):
+        return list(value)
+    if not isinstance(value, t) or (t is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: {key}={value!r} should be {t.__name__}",
+                          f"give {key} a {t.__name__} value")
+    return value
+
+
+def _split_set(s: str) -> tuple[str, Any]:
+    if "=" not in s:
+        raise ConfigError(f"--set {s!r} has no '='", "write --set key.sub=value")
+    key, raw = s.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def set_dotted(d: dict, key: str, value: Any, source: str = "config") -> None:
+    parts = key.split(".")
+    node = d
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node.get(part), dict):
+            near = nearest_keys(key)
+            raise ConfigError(f"{source}: unknown config key {key!r}",
+                              f"did you mean {', '.join(near)}?" if near else "see README")
+        node = node[part]
+    if parts[-1] not in node:
+        near = nearest_keys(key)
+        raise ConfigError(f"{source}: unknown config key {key!r}",
+                          f"did you mean {', '.join(near)}?" if near else "see README")
+    node[parts[-1]] = value
+
+
+def dump_yaml(cfg: RunConfig) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def keys_markdown() -> str:
+    """The config keys table of the README: `python -m rtl_sweep.config`."""
+    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+    defaults = flat_defaults()
+    for key, f in all_keys().items():
+        lines.append(f"| `{key}` | `{defaults[key]}` | {f.metadata.get('help', '').replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def flat_defaults() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def walk(d: dict, prefix: str) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, prefix + k + ".")
+            else:
+                out[prefix + k] = v
+    walk(RunConfig().to_dict(), "")
+    return out
+
+
+if __name__ == "__main__":
+    print(keys_markdown())

@@ -1,0 +1,162 @@
+"""Everything a run's stages share, built deterministically from the config: data, routing table,
+model, shared init, rewind point, pruning schedule, objectives.
+
+    python -c "from rtl_sweep.config import RunConfig; from rtl_sweep.context import build_context; print(build_context(RunConfig()).kept)"
+
+Any process (the driver, a Ray actor on another node) that builds the context from the same config
+gets bit-identical tensors, so stages can run anywhere and still agree.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from rtl_sweep.config import RunConfig
+from rtl_sweep.data import Dataset, load_dataset
+from rtl_sweep.errors import ConfigError
+from rtl_sweep.models import build_model, prunable_names
+from rtl_sweep.partition import Partition, build_partition
+from rtl_sweep.pruning import kept_schedule
+from rtl_sweep.training import Objective, TicketModel, derive_seed, new_state, step, train
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class RunContext:
+    cfg: RunConfig
+    data: Dataset
+    partition: Partition
+    model: TicketModel
+    init_params: dict            # theta_0, CPU
+    init_buffers: dict
+    rewind_params: dict          # the rewind point (theta_0, or a late-rewind step), CPU
+    rewind_buffers: dict
+    kept: list[int]              # kept prunable weights per level (level 0 = all)
+    total_prunable: int
+    dense_params: int            # non-prunable weights of one copy
+    device: torch.device
+    x_train: torch.Tensor        # on device, moved once
+    x_test: torch.Tensor
+    num_outputs: int
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def K(self) -> int:
+        return self.partition.k
+
+    @property
+    def levels(self) -> int:
+        return len(self.kept)
+
+    def sparsity(self, level: int) -> float:
+        return 1.0 - self.kept[level] / self.total_prunable
+
+    # ---- objectives: what each model learns ----------------------------------------------
+    def ticket_objective(self, k: int) -> Objective:
+        ids = torch.as_tensor(self.partition.train_ids)
+        pos = torch.nonzero(ids == k).flatten()
+        if self.cfg.protocol == "ovr":
+            return Objective("binary", pos, torch.nonzero(ids != k).flatten(), column=k)
+        return Objective("ce", pos, targets=self.data.y_train)
+
+    def single_objective(self) -> Objective:
+        allidx = torch.arange(len(self.data.y_train))
+        if self.cfg.protocol == "ovr":
+            # One K-way model over subset ids, scored one-vs-rest from its predictions; with the
+            # class partition this is the paper's C-way single model.
+            return Objective("ce", allidx, targets=torch.as_tensor(self.partition.train_ids))
+        return Objective("ce", allidx, targets=self.data.y_train)
+
+
+def build_context(cfg: RunConfig, device: str | torch.device = "auto") -> RunContext:
+    cfg.validate()
+    dev = pick_device(device) if isinstance(device, str) else device
+    data = load_dataset(cfg.data, cfg.seed)
+    embed = None
+    if cfg.partition.method == "kmeans" and cfg.partition.embedding == "dense":
+        embed = _dense_embedding(cfg, data, dev)
+    partition = build_partition(cfg.partition, data, cfg.seed, embed=embed)
+    num_outputs = partition.k if cfg.protocol == "ovr" else data.num_classes
+
+    torch.manual_seed(derive_seed(cfg.seed, "init"))
+    module = build_model(cfg.model, data.input_shape, num_outputs).to(dev)
+    names = prunable_names(module)
+    model = TicketModel(module, names)
+    init_params = {n: p.detach().cpu().clone() for n, p in module.named_parameters()}
+    init_buffers = {n: b.detach().cpu().clone() for n, b in module.named_buffers()}
+    total = sum(init_params[n].numel() for n in names)
+    dense = sum(p.numel() for n, p in init_params.items() if n not in names)
+    kept = kept_schedule(total, cfg.prune.mode, cfg.prune.fraction, cfg.prune.count,
+                         cfg.prune.target_sparsity)
+    x_train = data.x_train.to(dev)
+    x_test = data.x_test.to(dev)
+    ctx = RunContext(cfg, data, partition, model, init_params, init_buffers, init_params, init_buffers,
+                     kept, total, dense, dev, x_train, x_test, num_outputs)
+    if cfg.prune.rewind_step > 0:
+        ctx.rewind_params, ctx.rewind_buffers = _late_rewind_point(ctx)
+    return ctx
+
+
+def _late_rewind_point(ctx: RunContext) -> tuple[dict, dict]:
+    """Late rewinding with ONE shared rewind point: the dense model trained on all data for
+    `rewind_step` steps (the single model's objective), so every ticket still shares its start."""
+    cfg = ctx.cfg
+    params, bufs = new_state(ctx.init_params, ctx.init_buffers, ctx.device)
+    obj = ctx.single_objective()
+    opt = torch.optim.Adam(params.values(), lr=cfg.prune.lr)
+    steps, epoch = 0, 0
+    while steps < cfg.prune.rewind_step:
+        for idx, tgt in obj.epoch_batches(cfg.prune.batch_size, derive_seed(cfg.seed, "rewind", epoch)):
+            step(ctx.model, params, bufs, None, obj, ctx.x_train, idx, tgt, opt)
+            steps += 1
+            if steps >= cfg.prune.rewind_step:
+                break
+        epoch += 1
+    return ({n: p.detach().cpu().clone() for n, p in params.items()},
+            {n: b.detach().cpu().clone() for n, b in bufs.items()})
+
+
+def _dense_embedding(cfg: RunConfig, data: Dataset, dev: torch.device):
+    """Features of a dense model trained on the labels for prune.epochs: the 'dense' k-means space."""
+    torch.manual_seed(derive_seed(cfg.seed, "embed-init"))
+    module = build_model(cfg.model, data.input_shape, data.num_classes).to(dev)
+    model = TicketModel(module, [])
+    params, bufs = new_state(dict(module.named_parameters()), dict(module.named_buffers()), dev)
+    x = data.x_train.to(dev)
+    obj = Objective("ce", torch.arange(len(data.y_train)), targets=data.y_train)
+    train(model, params, bufs, None, obj, x, cfg.prune.epochs, cfg.prune.lr, cfg.prune.batch_size,
+          derive_seed(cfg.seed, "embed"))
+
+    module.load_state_dict({**{n: p.detach() for n, p in params.items()}, **bufs})
+    module.eval()
+
+    @torch.no_grad()
+    def embed(xs: torch.Tensor) -> np.ndarray:
+        return torch.cat([module.features(xs[i:i + 2048].to(dev)).cpu()
+                          for i in range(0, len(xs), 2048)]).numpy()
+
+    return embed
+
+
+def tensor_bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def tensor_load(blob: bytes):
+    return torch.load(io.BytesIO(blob), weights_only=True)
+
+
+def check_k(ctx: RunContext) -> None:
+    if ctx.K < 2:
+        raise ConfigError("the partition has fewer than 2 subsets", "use a partition with K >= 2")

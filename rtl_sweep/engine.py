@@ -1,0 +1,146 @@
+"""One RTL run, batch by batch, resumable: the coordinator's logic without any Ray.
+
+    rtl-sweep run                      # the bundled default through this module
+    python -c "from rtl_sweep.engine import run; run()"
+
+The run folder is <root>/<name>-<config hash>/. Each unit's checkpoint makes it skippable, each
+level's records are written once their units are done, so rerunning the same command after a crash
+continues where it stopped. `Run.levels()` yields each level's records as soon as they exist: the
+sweep's Tune trainable reports from it, and a stopper can end the run between levels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Callable, Iterator
+
+from rtl_sweep.config import RunConfig, dump_yaml
+from rtl_sweep.context import RunContext, build_context
+from rtl_sweep.errors import ConfigError
+from rtl_sweep.records import SignalTracker, level_rows
+from rtl_sweep.results.schema import config_columns, flatten_config, to_table
+from rtl_sweep.results.store import Store
+from rtl_sweep.units import Unit, batch, run_unit
+
+DEFAULT_ROOT = "rtl_runs"
+
+
+class LocalExecutor:
+    """Runs units one after another in this process."""
+
+    name = "local"
+
+    def __init__(self, ctx: RunContext, store: Store):
+        self.ctx, self.store = ctx, store
+
+    def run(self, units: list[Unit], progress: Callable[[Unit, float], None] | None = None) -> None:
+        for u in units:
+            wall = run_unit(self.ctx, self.store, u)
+            if progress:
+                progress(u, wall)
+
+    def close(self) -> None:
+        pass
+
+
+class Run:
+    def __init__(self, cfg: RunConfig, root: str = DEFAULT_ROOT, executor: str | Callable = "local",
+                 device: str = "auto", progress: Callable[[str], None] | None = None,
+                 trial: dict | None = None, ctx: RunContext | None = None):
+        self.cfg = cfg.validate()
+        self.root = Store(root)
+        self.store = self.root.child(cfg.folder_name())
+        self.progress = progress or (lambda s: None)
+        self.trial = trial or {}
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self._claim_folder()
+        self.ctx = ctx or build_context(cfg, device)
+        if self.ctx.K < 2:
+            raise ConfigError("the partition has fewer than 2 subsets", "use K >= 2")
+        if callable(executor):
+            self.executor = executor(self.ctx, self.store)
+        elif executor == "local":
+            self.executor = LocalExecutor(self.ctx, self.store)
+        else:
+            raise ConfigError(f"executor {executor!r} is unknown", "use local or ray")
+        self.tracker = SignalTracker(self.ctx)
+        self.collapse_sparsity: float | None = None
+
+    def _claim_folder(self) -> None:
+        text = dump_yaml(self.cfg)
+        if self.store.exists("config.yaml"):
+            old = RunConfig.from_dict(__import__("yaml").safe_load(self.store.read_bytes("config.yaml")))
+            if old.hash() != self.cfg.hash():  # cannot happen unless the folder was edited by hand
+                raise ConfigError(f"{self.store.uri} holds another config", "use another output root")
+        else:
+            self.store.write_text("config.yaml", text)
+
+    # ---- the run ---------------------------------------------------------------------------
+    def levels(self) -> Iterator[dict]:
+        """Run batch after batch; yield {'level', 'rounds', 'similarity', 'rtl'} per level."""
+        ctx = self.ctx
+        for s in range(ctx.levels + 1):
+            units = batch(ctx, s)
+            t0 = time.perf_counter()
+            self.executor.run(units, lambda u, w: None)
+            rounds, sims = self._records(s)
+            if s < ctx.levels:
+                rtl = next((r for r in rounds if r["method"] in ("rtl",) and r["ticket"] == -1),
+                           next((r for r in rounds if r["method"] == "rtl_tickets" and r["ticket"] == -1),
+                                None))
+                if rtl and rtl.get("collapse") and self.collapse_sparsity is None:
+                    self.collapse_sparsity = rtl["sparsity"]
+                self.progress(self._line(s, rtl, time.perf_counter() - t0))
+                yield {"level": s, "rounds": rounds, "similarity": sims, "rtl": rtl}
+
+    def _records(self, s: int) -> tuple[list, list]:
+        rel_r, rel_s = f"tables/rounds/L{s:03d}.parquet", f"tables/similarity/L{s:03d}.parquet"
+        rounds, sims = level_rows(self.ctx, self.store, s, self.tracker)
+        if rounds and not self.store.exists(rel_r):
+            self.store.write_table(rel_r, to_table("rounds", rounds))
+        if sims and not self.store.exists(rel_s):
+            self.store.write_table(rel_s, to_table("similarity", sims))
+        return rounds, sims
+
+    def _line(self, level: int, rtl: dict | None, wall: float) -> str:
+        if not rtl:
+            return f"level {level}: done in {wall:.1f}s"
+        flag = "  COLLAPSE" if rtl.get("collapse") else ""
+        return (f"level {level}/{self.ctx.levels - 1}  sparsity {rtl['sparsity']:.3f}  "
+                f"RTL bal.acc {rtl['balanced_accuracy']:.3f}  mean J {rtl['mean_jaccard']:.3f}  "
+                f"({wall:.1f}s){flag}")
+
+    def execute(self, stop: Callable[[dict], bool] | None = None) -> dict:
+        """Run to the end (or until `stop(level_record)` is true); write the runs table row."""
+        status, done, records = "completed", 0, []
+        try:
+            for rec in self.levels():
+                records.append(rec)
+                done = rec["level"] + 1
+                if stop and stop(rec):
+                    status = "stopped_collapse"
+                    break
+        except BaseException:
+            self.finish("failed", done)
+            raise
+        self.finish(status, done)
+        return {"status": status, "folder": self.store.uri, "records": records,
+                "collapse_sparsity": self.collapse_sparsity}
+
+    def finish(self, status: str, levels: int) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        flat = flatten_config(self.cfg.to_dict())
+        row = {"run_id": self.cfg.hash(), "name": self.cfg.name, "status": status,
+               "executor": getattr(self.executor, "name", "local"), "started_at": self.started,
+               "finished_at": now, "wall_s": (now - self.started).total_seconds(), "levels": levels,
+               "collapse_sparsity": self.collapse_sparsity,
+               "trial_id": self.trial.get("trial_id"), "sweep": self.trial.get("sweep")}
+        row.update(flat)
+        stamp = now.strftime("%Y%m%dT%H%M%S%f")
+        self.store.write_table(f"tables/runs/{stamp}.parquet", to_table("runs", [row], config_columns(flat)))
+        self.executor.close()
+
+
+def run(cfg: RunConfig | None = None, root: str = DEFAULT_ROOT, **kw) -> dict:
+    return Run(cfg or RunConfig(), root, **kw).execute()

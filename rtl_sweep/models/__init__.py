@@ -1,0 +1,48 @@
+"""Models, each declaring its prunable weights: MLP, small CNN, truncated GhostNet.
+
+    python -c "from rtl_sweep.config import ModelConfig; from rtl_sweep.models import *; \
+m = build_model(ModelConfig('cnn'), (1, 28, 28), 10); print(prunable_names(m))"
+
+The contract every model keeps (the pruning, ticket and joint-retraining code relies on it):
+- `forward(x) -> logits [B, num_outputs]` and `features(x) -> [B, F]` (the penultimate
+  representation, used for k-means embeddings);
+- `prunable_names() -> list[str]`: names as in `named_parameters()` of the conv and HIDDEN linear
+  weights, in a stable order. Biases, batch norm, squeeze-excite and the final classifier (always
+  the attribute `classifier`) stay dense;
+- pure forward passes (no in-place ops on parameters, no state mutated in python), so the model
+  runs under `torch.func.functional_call` and `torch.func.vmap` over stacked parameters.
+Construction is deterministic given the torch seed.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from rtl_sweep.config import ModelConfig
+from rtl_sweep.errors import ConfigError
+from rtl_sweep.models.cnn import SmallCNN
+from rtl_sweep.models.ghostnet import TruncatedGhostNet
+from rtl_sweep.models.mlp import MLP
+
+MODELS: dict[str, type] = {"mlp": MLP, "cnn": SmallCNN, "ghostnet": TruncatedGhostNet}
+
+__all__ = ["MODELS", "build_model", "prunable_names", "MLP", "SmallCNN", "TruncatedGhostNet"]
+
+
+def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """Build `cfg.name` for inputs of `input_shape` (without the batch dim) and `num_outputs` logits."""
+    cls = MODELS.get(cfg.name)
+    if cls is None:
+        raise ConfigError(f"model.name={cfg.name!r} is unknown",
+                          f"use one of {', '.join(sorted(MODELS))}")
+    if cfg.width < 1:
+        raise ConfigError(f"model.width={cfg.width} must be >= 1", "use e.g. model.width=16")
+    return cls(tuple(input_shape), num_outputs, width=cfg.width)
+
+
+def prunable_names(model: nn.Module) -> list[str]:
+    """The model's prunable weight names, in a stable order (see the module docstring)."""
+    if not hasattr(model, "prunable_names"):
+        raise ConfigError(f"{type(model).__name__} does not declare prunable_names()",
+                          "build models with rtl_sweep.models.build_model")
+    return list(model.prunable_names())

@@ -1,0 +1,184 @@
+"""The one definition of every results table: columns, types and what each column means.
+
+    python -m rtl_sweep.results.schema      # prints the schema page (docs/SCHEMA.md is generated from it)
+
+A run folder holds `tables/<table>/<part>.parquet` files; a sweep folder holds run folders plus its
+own `tables/`. Every part of one table has the same schema, so pyarrow, pandas, polars and DuckDB read
+a table as `**/tables/<table>/*.parquet` without our code. Each writer writes its own part files,
+never one shared file.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# (column, type, help). Config values are added to `runs` and `trials` as flattened columns
+# (`prune_fraction`, `partition_k`, ...) by `config_columns`; they are not listed here.
+TABLES: dict[str, dict] = {
+    "runs": {
+        "help": "one row per run: its identity, status and timing (plus every config value as a column)",
+        "columns": [
+            ("run_id", pa.string(), "config hash: the run folder is <name>-<run_id>"),
+            ("name", pa.string(), "the run's label"),
+            ("trial_id", pa.string(), "Tune trial id when the run is a sweep trial, else null"),
+            ("sweep", pa.string(), "sweep name when the run is a sweep trial, else null"),
+            ("status", pa.string(), "completed | stopped_collapse | failed"),
+            ("executor", pa.string(), "local | ray"),
+            ("started_at", pa.timestamp("s", tz="UTC"), "start time"),
+            ("finished_at", pa.timestamp("s", tz="UTC"), "end time"),
+            ("wall_s", pa.float64(), "wall-clock seconds of this invocation"),
+            ("levels", pa.int64(), "pruning levels finished (level 0 is dense)"),
+            ("collapse_sparsity", pa.float64(), "sparsity where the collapse detector first fired, else null"),
+        ],
+    },
+    "rounds": {
+        "help": "one row per (method, pruning level, ticket); ticket = -1 is the method's aggregate",
+        "columns": [
+            ("run_id", pa.string(), "config hash of the run"),
+            ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal | dense"),
+            ("level", pa.int64(), "pruning level; 0 is the dense start"),
+            ("ticket", pa.int64(), "subset id, or -1 for the average over subsets"),
+            ("subset", pa.string(), "subset name (class, group, cluster), or 'all'"),
+            ("sparsity", pa.float64(), "share of prunable weights removed (mean over the method's masks)"),
+            ("balanced_accuracy", pa.float64(), "(TPR + TNR) / 2, one-vs-rest per subset (per class in "
+                                                "the multiclass protocol), averaged"),
+            ("precision", pa.float64(), "one-vs-rest precision, averaged"),
+            ("recall", pa.float64(), "one-vs-rest recall, averaged"),
+            ("accuracy", pa.float64(), "multi-class accuracy (multiclass protocol), else null"),
+            ("params_prunable", pa.int64(), "kept prunable weights the method must store (see params_count)"),
+            ("params_dense", pa.int64(), "non-prunable weights (biases, batch-norm, classifier), per copy"),
+            ("params_total", pa.int64(), "params_prunable + params_dense x copies stored"),
+            ("params_count", pa.string(), "union (one shared tensor: rtl) | sum (separate copies: "
+                                          "imp_multiple, rtl_tickets) | single"),
+            ("union_sparsity", pa.float64(), "sparsity of the union of the masks (rtl), else = sparsity"),
+            ("mean_jaccard", pa.float64(), "mean pairwise Jaccard of the masks over all prunable weights"),
+            ("jaccard_chance", pa.float64(), "Jaccard expected of random masks with each layer's densities"),
+            ("signal", pa.float64(), "the value the collapse detector watches"),
+            ("collapse", pa.bool_(), "the collapse detector fired at this level"),
+            ("epochs", pa.int64(), "training epochs behind this row (exposure)"),
+            ("wall_s", pa.float64(), "seconds spent computing this row's stage"),
+        ],
+    },
+    "similarity": {
+        "help": "the K x K Jaccard matrix per layer and level, long format (layer '__all__' is global)",
+        "columns": [
+            ("run_id", pa.string(), "config hash of the run"),
+            ("method", pa.string(), "whose masks: rtl"),
+            ("level", pa.int64(), "pruning level"),
+            ("sparsity", pa.float64(), "mean sparsity of the masks at this level"),
+            ("layer", pa.string(), "parameter name, or '__all__' for all prunable weights"),
+            ("ticket_i", pa.int64(), "first subset id"),
+            ("ticket_j", pa.int64(), "second subset id"),
+            ("subset_i", pa.string(), "first subset name"),
+            ("subset_j", pa.string(), "second subset name"),
+            ("jaccard", pa.float64(), "|m_i AND m_j| / |m_i OR m_j|"),
+            ("chance", pa.float64(), "expected Jaccard of independent random masks of these densities"),
+            ("density_i", pa.float64(), "kept share of this layer in mask i"),
+            ("density_j", pa.float64(), "kept share of this layer in mask j"),
+        ],
+    },
+    "trials": {
+        "help": "one row per sweep trial: sampled parameters (as param_<key> columns), status, final metrics",
+        "columns": [
+            ("sweep", pa.string(), "sweep name"),
+            ("trial_id", pa.string(), "Tune trial id"),
+            ("trial_number", pa.int64(), "Optuna trial number"),
+            ("run_id", pa.string(), "config hash of the trial's run"),
+            ("status", pa.string(), "completed | stopped_collapse | failed"),
+            ("rounds", pa.int64(), "pruning levels the trial finished"),
+            ("sparsity", pa.float64(), "sparsity of the last finished level"),
+            ("balanced_accuracy", pa.float64(), "RTL balanced accuracy at the last finished level"),
+            ("best_balanced_accuracy", pa.float64(), "best RTL balanced accuracy over levels"),
+            ("params_prunable", pa.int64(), "RTL union of masks at the last finished level"),
+            ("mean_jaccard", pa.float64(), "mean mask Jaccard at the last finished level"),
+            ("collapse_sparsity", pa.float64(), "sparsity where collapse was detected, else null"),
+            ("objective", pa.float64(), "the first objective's value"),
+            ("wall_s", pa.float64(), "trial wall time"),
+            ("error", pa.string(), "error line of a failed trial, else null"),
+        ],
+    },
+    "pareto": {
+        "help": "sweep-level best / Pareto-front trials: one row per trial on the front (rank 1 = best)",
+        "columns": [
+            ("sweep", pa.string(), "sweep name"),
+            ("trial_id", pa.string(), "Tune trial id"),
+            ("rank", pa.int64(), "1-based rank by the first objective"),
+            ("objectives", pa.string(), "JSON: objective name -> value"),
+        ],
+    },
+    "bench": {
+        "help": "benchmark figures: one row per measured ratio, with machine and versions",
+        "columns": [
+            ("bench", pa.string(), "benchmark name"),
+            ("figure", pa.string(), "what the ratio compares"),
+            ("ratio", pa.float64(), "measured ratio (numerator / denominator)"),
+            ("numerator_s", pa.float64(), "seconds (or units) of the numerator"),
+            ("denominator_s", pa.float64(), "seconds (or units) of the denominator"),
+            ("goal", pa.float64(), "the goal for the ratio, if any"),
+            ("machine", pa.string(), "host, cores, device"),
+            ("versions", pa.string(), "torch / ray / python versions"),
+            ("settings", pa.string(), "JSON of the settings"),
+            ("measured_at", pa.timestamp("s", tz="UTC"), "when"),
+        ],
+    },
+}
+
+
+def schema(table: str, extra: dict[str, pa.DataType] | None = None) -> pa.Schema:
+    cols = [pa.field(n, t) for n, t, _ in TABLES[table]["columns"]]
+    for n, t in (extra or {}).items():
+        cols.append(pa.field(n, t))
+    return pa.schema(cols)
+
+
+def to_table(table: str, rows: list[dict], extra: dict[str, pa.DataType] | None = None) -> pa.Table:
+    """Rows (dicts) -> a pyarrow Table of the named schema; missing columns are null."""
+    sch = schema(table, extra)
+    data = {f.name: [r.get(f.name) for r in rows] for f in sch}
+    return pa.Table.from_pydict(data, schema=sch)
+
+
+def config_columns(flat: dict) -> dict[str, pa.DataType]:
+    """Arrow types for flattened config columns (lists become JSON strings)."""
+    out = {}
+    for k, v in flat.items():
+        if isinstance(v, bool):
+            out[k] = pa.bool_()
+        elif isinstance(v, int):
+            out[k] = pa.int64()
+        elif isinstance(v, float):
+            out[k] = pa.float64()
+        else:
+            out[k] = pa.string()
+    return out
+
+
+def flatten_config(d: dict, prefix: str = "") -> dict:
+    """{'prune': {'fraction': 0.5}} -> {'prune_fraction': 0.5}; lists become comma-joined strings."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten_config(v, key + "_"))
+        elif isinstance(v, (list, tuple)):
+            out[key] = ",".join(map(str, v))
+        else:
+            out[key] = v
+    return out
+
+
+def markdown() -> str:
+    lines = ["# Results tables", "",
+             "Generated by `python -m rtl_sweep.results.schema` from `rtl_sweep/results/schema.py`.",
+             "Each table is the set of files `**/tables/<table>/*.parquet` under a run or sweep folder.", ""]
+    for name, spec in TABLES.items():
+        lines += [f"## `{name}`", "", spec["help"], "", "| column | type | meaning |", "| --- | --- | --- |"]
+        lines += [f"| `{n}` | {t} | {h} |" for n, t, h in spec["columns"]]
+        lines.append("")
+    lines.append("`runs` and `trials` also carry every config value as a flattened column "
+                 "(`prune_fraction`, `partition_k`, ...); `trials` carries sampled values as `param_<key>`.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,71 @@
+"""The run summary: RTL vs its baselines per sparsity level, at equal sparsity and at equal parameters.
+
+    python -c "from rtl_sweep.results.summary import format_run; print(format_run(rows))"
+
+Input is the `rounds` table as a list of dicts (aggregate rows, ticket = -1).
+"""
+
+from __future__ import annotations
+
+METHOD_ORDER = ["rtl", "rtl_tickets", "imp_single", "imp_multiple", "imp_single_equal"]
+LABEL = {"rtl": "RTL (joint)", "rtl_tickets": "RTL tickets (separate)", "imp_single": "IMP single",
+         "imp_multiple": "IMP multiple", "imp_single_equal": "IMP single @RTL params"}
+
+
+def _fmt(v, spec: str) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    return format(v, spec)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def format_run(rounds: list[dict]) -> str:
+    agg = [r for r in rounds if r["ticket"] == -1]
+    by = {(r["method"], r["level"]): r for r in agg}
+    levels = sorted({r["level"] for r in agg})
+    multiclass = any(r.get("accuracy") is not None for r in agg)
+    header = ["level", "sparsity", "method", "bal.acc", "precision", "recall"] + \
+             (["accuracy"] if multiclass else []) + ["params", "count", "mean J", "chance", "collapse"]
+    rows = []
+    for lv in levels:
+        first = True
+        for m in METHOD_ORDER:
+            if m == "imp_single_equal":
+                continue
+            r = by.get((m, lv))
+            if not r:
+                continue
+            rows.append([str(lv) if first else "", _fmt(r["sparsity"], ".3f") if first else "", LABEL[m],
+                         _fmt(r["balanced_accuracy"], ".3f"), _fmt(r["precision"], ".3f"),
+                         _fmt(r["recall"], ".3f")] + ([_fmt(r.get("accuracy"), ".3f")] if multiclass else []) +
+                        [f"{r['params_prunable']:,}", r["params_count"], _fmt(r.get("mean_jaccard"), ".3f"),
+                         _fmt(r.get("jaccard_chance"), ".3f"),
+                         ("YES" if r.get("collapse") else "no") if r.get("collapse") is not None else ""])
+            first = False
+    out = ["At equal sparsity (level 0 is the dense model):", table(header, rows)]
+    eq_rows = []
+    for lv in levels:
+        rtl, eq = by.get(("rtl", lv)) or by.get(("rtl_tickets", lv)), by.get(("imp_single_equal", lv))
+        if not (rtl and eq):
+            continue
+        diff = rtl["balanced_accuracy"] - eq["balanced_accuracy"]
+        eq_rows.append([str(lv), _fmt(rtl["sparsity"], ".3f"), _fmt(rtl["union_sparsity"], ".3f"),
+                        f"{rtl['params_prunable']:,}", _fmt(rtl["balanced_accuracy"], ".3f"),
+                        f"{eq['params_prunable']:,}", _fmt(eq["balanced_accuracy"], ".3f"), f"{diff:+.3f}"])
+    if eq_rows:
+        out += ["", "At equal total parameters (IMP single pruned to the size of RTL's mask union):",
+                table(["level", "ticket sparsity", "union sparsity", "RTL params", "RTL bal.acc",
+                       "IMP single params", "IMP single bal.acc", "RTL - single"], eq_rows)]
+    collapsed = [r for r in agg if r["method"] in ("rtl", "rtl_tickets") and r.get("collapse")]
+    if collapsed:
+        first = min(collapsed, key=lambda r: r["level"])
+        out += ["", f"Collapse detector fired first at level {first['level']} "
+                    f"(sparsity {first['sparsity']:.3f}, signal {first['signal']:.3f})."]
+    else:
+        out += ["", "Collapse detector: no abrupt change of the similarity signal."]
+    return "\n".join(out)

@@ -1,0 +1,100 @@
+"""One prune-rewind loop (the paper's Algorithm 1), a level at a time, checkpointed. No Ray here.
+
+    python -c "from rtl_sweep.tickets import LoopId; print(LoopId('rtl', 3))"
+
+A loop is one model pruned on one objective: an RTL ticket (subset k), an IMP-multiple copy
+(subset k, trained as long as RTL's extraction plus joint retraining), or the IMP single model (all
+data, same exposure). Level L rewinds to the shared start, trains with mask m_L, records the test
+predictions, and ranks the trained weights to give m_{L+1}. Each level's result is one checkpoint
+file, so a loop killed anywhere resumes at its first unfinished level with the same masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from rtl_sweep.context import RunContext, tensor_bytes, tensor_load
+from rtl_sweep.pruning import Mask, ones_mask, prune, rewind
+from rtl_sweep.results.store import Store
+from rtl_sweep.training import derive_seed, new_state, predict_logits, train
+
+
+@dataclass(frozen=True)
+class LoopId:
+    kind: str      # rtl | imp_multiple | imp_single
+    k: int = -1    # subset id; -1 for the single model
+
+    def __str__(self) -> str:
+        return self.kind if self.k < 0 else f"{self.kind}-{self.k}"
+
+    def ckpt(self, level: int) -> str:
+        return f"ckpt/{self}/L{level}.pt"
+
+
+def loop_epochs(ctx: RunContext, loop: LoopId) -> int:
+    # Baselines see the data RTL sees: its extraction epochs plus its joint-retraining epochs.
+    return ctx.cfg.prune.epochs + (0 if loop.kind == "rtl" else ctx.cfg.joint.epochs)
+
+
+def objective(ctx: RunContext, loop: LoopId):
+    return ctx.single_objective() if loop.kind == "imp_single" else ctx.ticket_objective(loop.k)
+
+
+def level_mask(ctx: RunContext, store: Store, loop: LoopId, level: int) -> Mask:
+    if level == 0:
+        return ones_mask(ctx.init_params, ctx.model.prunable)
+    return load_level(store, loop, level - 1)["next_mask"]
+
+
+def load_level(store: Store, loop: LoopId, level: int) -> dict:
+    return tensor_load(store.read_bytes(loop.ckpt(level)))
+
+
+def run_level(ctx: RunContext, store: Store, loop: LoopId, level: int) -> dict:
+    """Train level `level` of `loop` unless its checkpoint exists; return the checkpoint."""
+    if store.exists(loop.ckpt(level)):
+        return load_level(store, loop, level)
+    mask = level_mask(ctx, store, loop, level)
+    params, bufs = new_state(rewind(ctx.rewind_params, mask), ctx.rewind_buffers, ctx.device)
+    train(ctx.model, params, bufs, mask, objective(ctx, loop), ctx.x_train, loop_epochs(ctx, loop),
+          ctx.cfg.prune.lr, ctx.cfg.prune.batch_size, derive_seed(ctx.cfg.seed, str(loop), "level", level))
+    trained = {n: p.detach().cpu() for n, p in params.items()}
+    out = {"mask": mask, "logits": predict_logits(ctx.model, params, bufs, mask, ctx.x_test)}
+    if level + 1 < ctx.levels:
+        out["next_mask"] = prune(mask, trained, ctx.kept[level + 1], ctx.cfg.prune.ranking)
+    if loop.kind == "imp_single":
+        out["trained"] = trained  # the equal-parameter baseline prunes from these weights
+    store.write_bytes(loop.ckpt(level), tensor_bytes(out))
+    return out
+
+
+def run_loop(ctx: RunContext, store: Store, loop: LoopId, progress=None) -> list[Mask]:
+    """All levels of one loop; returns the mask of each level."""
+    masks = []
+    for level in range(ctx.levels):
+        masks.append(run_level(ctx, store, loop, level)["mask"])
+        if progress:
+            progress(loop, level)
+    return masks
+
+
+def equal_params_level(ctx: RunContext, store: Store, level: int, keep: int) -> dict:
+    """IMP single pruned to `keep` weights (RTL's mask union at `level`): take the single model's
+    trained weights at the sparsest level that still keeps at least `keep`, prune them to `keep`,
+    rewind and retrain with the same exposure."""
+    rel = f"ckpt/imp_single_equal/L{level}.pt"
+    if store.exists(rel):
+        return tensor_load(store.read_bytes(rel))
+    single = LoopId("imp_single")
+    src = max(i for i in range(ctx.levels) if ctx.kept[i] >= keep)
+    ck = load_level(store, single, src)
+    mask = prune(ck["mask"], ck["trained"], keep, ctx.cfg.prune.ranking)
+    params, bufs = new_state(rewind(ctx.rewind_params, mask), ctx.rewind_buffers, ctx.device)
+    train(ctx.model, params, bufs, mask, ctx.single_objective(), ctx.x_train, loop_epochs(ctx, single),
+          ctx.cfg.prune.lr, ctx.cfg.prune.batch_size, derive_seed(ctx.cfg.seed, "imp_single_equal", level))
+    out = {"mask": mask, "logits": predict_logits(ctx.model, params, bufs, mask, ctx.x_test),
+           "source_level": torch.tensor(src)}
+    store.write_bytes(rel, tensor_bytes(out))
+    return out

@@ -1,0 +1,127 @@
+"""Masked training: batches for a ticket's objective, masked forward passes, Adam steps. Pure torch.
+
+    python -c "import rtl_sweep.training as t; help(t.train)"
+
+The effective weight of a ticket is theta * mask, computed inside the forward pass. The gradient of
+the loss with respect to theta is then exactly zero outside the mask, and Adam (fresh state per
+ticket) keeps its moments there at zero, so pruned weights never move: no hooks, no re-masking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from rtl_sweep.pruning import Mask
+
+
+def derive_seed(seed: int, *keys: object) -> int:
+    """A seed for one purpose (e.g. 'ticket', 3, 'level', 2) that does not depend on run order."""
+    blob = ":".join(map(str, (seed, *keys))).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What one model is trained to do on which samples.
+
+    kind: 'binary' (one-vs-rest detector: output column `column`, positives vs sampled negatives,
+    balanced) or 'ce' (cross-entropy over all outputs with `targets`).
+    """
+
+    kind: str
+    positives: torch.Tensor          # train indices the model is trained on (its subset, or all)
+    negatives: torch.Tensor | None = None   # binary: the pool negatives are sampled from
+    column: int = 0                  # binary: which output logit is this detector
+    targets: torch.Tensor | None = None     # ce: target per train sample (indexed by sample id)
+
+    def epoch_batches(self, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(sample indices, targets) per mini-batch for one epoch, shuffled by `seed`."""
+        g = torch.Generator().manual_seed(seed)
+        if self.kind == "binary":
+            n = len(self.positives)
+            pool = self.negatives
+            # An equal number of negatives per epoch (the paper's class-balanced batches);
+            # with replacement only when the other subsets hold fewer samples than this one.
+            neg = pool[torch.randperm(len(pool), generator=g)[:n]] if len(pool) >= n \
+                else pool[torch.randint(len(pool), (n,), generator=g)]
+            idx = torch.cat([self.positives, neg])
+            tgt = torch.cat([torch.ones(n), torch.zeros(len(neg))])
+        else:
+            idx = self.positives
+            tgt = self.targets[idx]
+        order = torch.randperm(len(idx), generator=g)
+        idx, tgt = idx[order], tgt[order]
+        return [(idx[i:i + batch_size], tgt[i:i + batch_size]) for i in range(0, len(idx), batch_size)]
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.kind == "binary":
+            return F.binary_cross_entropy_with_logits(logits[:, self.column], target)
+        return F.cross_entropy(logits, target)
+
+
+class TicketModel:
+    """A module used functionally: parameters and buffers live in dicts owned by the caller."""
+
+    def __init__(self, module: torch.nn.Module, prunable: list[str]):
+        self.module = module
+        self.prunable = list(prunable)
+        self.buffer_names = [n for n, _ in module.named_buffers()]
+
+    def forward(self, params: dict, buffers: dict, mask: dict | None, x: torch.Tensor) -> torch.Tensor:
+        eff = dict(params)
+        if mask is not None:
+            for n in self.prunable:
+                eff[n] = params[n] * mask[n]
+        eff.update(buffers)
+        return functional_call(self.module, eff, (x,))
+
+
+def float_mask(mask: Mask, device: torch.device) -> dict[str, torch.Tensor]:
+    return {n: m.to(device=device, dtype=torch.float32) for n, m in mask.items()}
+
+
+def new_state(start: dict, buffers: dict, device: torch.device) -> tuple[dict, dict]:
+    """Trainable copies of parameters (leaf tensors) and buffers on `device`."""
+    params = {n: p.detach().clone().to(device).requires_grad_(True) for n, p in start.items()}
+    bufs = {n: b.detach().clone().to(device) for n, b in buffers.items()}
+    return params, bufs
+
+
+def train(model: TicketModel, params: dict, buffers: dict, mask: Mask | None, objective: Objective,
+          x: torch.Tensor, epochs: int, lr: float, batch_size: int, seed: int,
+          optimizer: torch.optim.Optimizer | None = None) -> torch.optim.Optimizer:
+    """Train `params` in place on `objective` for `epochs`; x lives on the training device already."""
+    device = x.device
+    fmask = float_mask(mask, device) if mask is not None else None
+    opt = optimizer or torch.optim.Adam(params.values(), lr=lr)
+    model.module.train()
+    for epoch in range(epochs):
+        for idx, tgt in objective.epoch_batches(batch_size, derive_seed(seed, "epoch", epoch)):
+            step(model, params, buffers, fmask, objective, x, idx, tgt, opt)
+    return opt
+
+
+def step(model: TicketModel, params: dict, buffers: dict, fmask: dict | None, objective: Objective,
+         x: torch.Tensor, idx: torch.Tensor, tgt: torch.Tensor, opt: torch.optim.Optimizer) -> float:
+    device = x.device
+    xb = x.index_select(0, idx.to(device))
+    opt.zero_grad(set_to_none=True)
+    loss = objective.loss(model.forward(params, buffers, fmask, xb), tgt.to(device))
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def predict_logits(model: TicketModel, params: dict, buffers: dict, mask: Mask | None,
+                   x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    model.module.eval()
+    fmask = float_mask(mask, x.device) if mask is not None else None
+    out = [model.forward(params, buffers, fmask, x[i:i + chunk]) for i in range(0, len(x), chunk)]
+    model.module.train()
+    return torch.cat(out).float().cpu()
