@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny real run config and a loopback-only local Ray."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+
+
+def tiny_overrides() -> list[str]:
+    """Real MNIST, 60 images per class, 1 epoch per round, 4 levels: a run in a few seconds."""
+    return ["data.max_per_class=60", "prune.epochs=1", "joint.epochs=1", "prune.target_sparsity=0.875",
+            "prune.batch_size=32"]
+
+
+@pytest.fixture
+def tiny_cfg():
+    from rtl_sweep.config import RunConfig
+    return RunConfig().with_overrides(tiny_overrides())
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray for the test session, 127.0.0.1 only, 2 CPUs (this machine's)."""
+    import ray
+    from rtl_sweep.distributed.ray_init import init_ray
+    init_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()
