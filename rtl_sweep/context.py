@@ -17,7 +17,6 @@ import torch
 
 from rtl_sweep.config import RunConfig
 from rtl_sweep.data import Dataset, load_dataset
-from rtl_sweep.errors import ConfigError
 from rtl_sweep.models import build_model, prunable_names
 from rtl_sweep.partition import Partition, build_partition
 from rtl_sweep.pruning import kept_schedule
@@ -77,22 +76,44 @@ class RunContext:
         return Objective("ce", allidx, targets=self.data.y_train)
 
 
-def build_context(cfg: RunConfig, device: str | torch.device = "auto") -> RunContext:
+@dataclass
+class SharedParts:
+    """What a coordinator hands every ticket actor once, through the object store: the data, the
+    routing table and the shared init / rewind weights. Actors never re-read the dataset."""
+
+    cfg: RunConfig
+    data: Dataset
+    partition: Partition
+    init_params: dict
+    init_buffers: dict
+    rewind_params: dict
+    rewind_buffers: dict
+
+
+def build_context(cfg: RunConfig, device: str | torch.device = "auto",
+                  parts: SharedParts | None = None) -> RunContext:
+    """The run's context; from `parts` (an actor's copy) no data is loaded and nothing is trained."""
     cfg.validate()
     dev = pick_device(device) if isinstance(device, str) else device
-    data = load_dataset(cfg.data, cfg.seed)
-    embed = None
-    if cfg.partition.method == "kmeans" and cfg.partition.embedding == "dense":
-        embed = _dense_embedding(cfg, data, dev)
-    partition = build_partition(cfg.partition, data, cfg.seed, embed=embed)
+    if parts is None:
+        data = load_dataset(cfg.data, cfg.seed)
+        embed = None
+        if cfg.partition.method == "kmeans" and cfg.partition.embedding == "dense":
+            embed = _dense_embedding(cfg, data, dev)
+        partition = build_partition(cfg.partition, data, cfg.seed, embed=embed)
+    else:
+        data, partition = parts.data, parts.partition
     num_outputs = partition.k if cfg.protocol == "ovr" else data.num_classes
 
     torch.manual_seed(derive_seed(cfg.seed, "init"))
     module = build_model(cfg.model, data.input_shape, num_outputs).to(dev)
     names = prunable_names(module)
     model = TicketModel(module, names)
-    init_params = {n: p.detach().cpu().clone() for n, p in module.named_parameters()}
-    init_buffers = {n: b.detach().cpu().clone() for n, b in module.named_buffers()}
+    if parts is None:
+        init_params = {n: p.detach().cpu().clone() for n, p in module.named_parameters()}
+        init_buffers = {n: b.detach().cpu().clone() for n, b in module.named_buffers()}
+    else:
+        init_params, init_buffers = parts.init_params, parts.init_buffers
     total = sum(init_params[n].numel() for n in names)
     dense = sum(p.numel() for n, p in init_params.items() if n not in names)
     kept = kept_schedule(total, cfg.prune.mode, cfg.prune.fraction, cfg.prune.count,
@@ -101,9 +122,16 @@ def build_context(cfg: RunConfig, device: str | torch.device = "auto") -> RunCon
     x_test = data.x_test.to(dev)
     ctx = RunContext(cfg, data, partition, model, init_params, init_buffers, init_params, init_buffers,
                      kept, total, dense, dev, x_train, x_test, num_outputs)
-    if cfg.prune.rewind_step > 0:
+    if parts is not None:
+        ctx.rewind_params, ctx.rewind_buffers = parts.rewind_params, parts.rewind_buffers
+    elif cfg.prune.rewind_step > 0:
         ctx.rewind_params, ctx.rewind_buffers = _late_rewind_point(ctx)
     return ctx
+
+
+def shared_parts(ctx: RunContext) -> SharedParts:
+    return SharedParts(ctx.cfg, ctx.data, ctx.partition, ctx.init_params, ctx.init_buffers,
+                       ctx.rewind_params, ctx.rewind_buffers)
 
 
 def _late_rewind_point(ctx: RunContext) -> tuple[dict, dict]:
@@ -156,7 +184,3 @@ def tensor_bytes(obj) -> bytes:
 def tensor_load(blob: bytes):
     return torch.load(io.BytesIO(blob), weights_only=True)
 
-
-def check_k(ctx: RunContext) -> None:
-    if ctx.K < 2:
-        raise ConfigError("the partition has fewer than 2 subsets", "use a partition with K >= 2")

@@ -15,6 +15,8 @@ import datetime as dt
 import time
 from typing import Callable, Iterator
 
+import torch
+
 from rtl_sweep.config import RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
@@ -31,8 +33,12 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, ctx: RunContext, store: Store):
+    def __init__(self, ctx: RunContext, store: Store, threads: int | None = None):
         self.ctx, self.store = ctx, store
+        if threads:
+            # Float sums depend on the thread count: equal counts give bit-identical runs across
+            # executors (Ray actors use one thread per CPU they hold).
+            torch.set_num_threads(threads)
 
     def run(self, units: list[Unit], progress: Callable[[Unit, float], None] | None = None) -> None:
         for u in units:
@@ -47,7 +53,7 @@ class LocalExecutor:
 class Run:
     def __init__(self, cfg: RunConfig, root: str = DEFAULT_ROOT, executor: str | Callable = "local",
                  device: str = "auto", progress: Callable[[str], None] | None = None,
-                 trial: dict | None = None, ctx: RunContext | None = None):
+                 trial: dict | None = None, ctx: RunContext | None = None, threads: int | None = None):
         self.cfg = cfg.validate()
         self.root = Store(root)
         self.store = self.root.child(cfg.folder_name())
@@ -61,7 +67,7 @@ class Run:
         if callable(executor):
             self.executor = executor(self.ctx, self.store)
         elif executor == "local":
-            self.executor = LocalExecutor(self.ctx, self.store)
+            self.executor = LocalExecutor(self.ctx, self.store, threads)
         else:
             raise ConfigError(f"executor {executor!r} is unknown", "use local or ray")
         self.tracker = SignalTracker(self.ctx)
@@ -129,6 +135,10 @@ class Run:
                 "collapse_sparsity": self.collapse_sparsity}
 
     def finish(self, status: str, levels: int) -> None:
+        placements = getattr(self.executor, "placements", None)
+        if placements:
+            import json
+            self.store.write_text("placement.json", json.dumps(placements, indent=1))
         now = dt.datetime.now(dt.timezone.utc)
         flat = flatten_config(self.cfg.to_dict())
         row = {"run_id": self.cfg.hash(), "name": self.cfg.name, "status": status,

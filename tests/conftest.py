@@ -21,11 +21,20 @@ def tiny_cfg():
     return RunConfig().with_overrides(tiny_overrides())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def ray_local():
-    """One local Ray for the test session, 127.0.0.1 only, 2 CPUs (this machine's)."""
+    """A local Ray, 127.0.0.1 only, 2 CPUs (this machine's). Started on first use and kept for the
+    session (each start costs seconds); a test that needs another cluster shuts it down first."""
     import ray
     from rtl_sweep.distributed.ray_init import init_ray
-    init_ray(num_cpus=2)
+    if not ray.is_initialized():
+        init_ray(num_cpus=2)
     yield ray
-    ray.shutdown()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import sys
+    if "ray" in sys.modules:
+        import ray
+        if ray.is_initialized():
+            ray.shutdown()

@@ -26,8 +26,18 @@ def configure(p, name: str) -> None:
     p.add_argument("--output", "-o", default="rtl_runs", help="results root (folder or URI)")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: this process; ray: ticket actors on Ray")
-    p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    p.add_argument("--address", default=None,
+                   help="join this Ray cluster (host:port or ray://host:10001) with --executor ray; "
+                        "default: start a local Ray on 127.0.0.1")
+    p.add_argument("--actors", type=int, default=None, help="ticket actors (default: what fits)")
+    p.add_argument("--cpus-per-ticket", type=float, default=1.0, help="CPUs each ticket actor holds")
+    p.add_argument("--gpus-per-ticket", type=float, default=None,
+                   help="GPUs each ticket actor holds: a fraction in (0, 1], or 0 for CPU only "
+                        "(default: 1 where the cluster has GPUs)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads of the local executor (default: torch's); runs with equal "
+                        "thread counts are bit-identical across executors")
     p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
     p.set_defaults(handler=main)
 
@@ -41,11 +51,14 @@ def main(args) -> int:
     say = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     executor = "local"
     if args.executor == "ray":
-        from rtl_sweep.distributed.executor import ray_executor
-        executor = ray_executor(address=args.address)
+        from rtl_sweep.distributed.coordinator import ray_executor
+        executor = ray_executor(address=args.address, actors=args.actors,
+                                cpus_per_actor=args.cpus_per_ticket, gpus_per_actor=args.gpus_per_ticket,
+                                device=args.device)
     t0 = time.perf_counter()
     say(f"run {cfg.folder_name()} -> {args.output}/{cfg.folder_name()}")
-    run = Run(cfg, args.output, executor=executor, device=args.device, progress=say)
+    run = Run(cfg, args.output, executor=executor, device=args.device, progress=say,
+              threads=args.threads)
     say(f"{cfg.data.name}: {len(run.ctx.data.y_train)} train / {len(run.ctx.data.y_test)} test, "
         f"K={run.ctx.K} tickets ({cfg.partition.method}), {cfg.model.name} with "
         f"{run.ctx.total_prunable:,} prunable weights, {run.ctx.levels} levels to sparsity "

@@ -45,10 +45,11 @@ def init_ray(address: str | None = None, num_cpus: float | None = None, num_gpus
     """Join `address` (a running cluster: no resource arguments) or start a loopback-only Ray."""
     _env_for_ray()  # before importing ray: it reads these at import time
     import ray
+    if address:
+        check_reachable(address)  # even when this process already joined a Ray: a fast, clear no
     if ray.is_initialized():
         return
     if address:
-        check_reachable(address)
         try:
             ray.init(address=address, logging_level="warning", log_to_driver=False, **kw)
         except (ConnectionError, RuntimeError, TimeoutError) as e:

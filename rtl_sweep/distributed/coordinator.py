@@ -1,0 +1,115 @@
+"""Coordinator: the Ray executor of a run. Ticket loops go to TicketActors; joint retraining runs here.
+
+    rtl-sweep run --executor ray                      # local Ray on 127.0.0.1, this machine's CPUs
+    rtl-sweep run --executor ray --address HOST:6379  # an existing cluster
+
+The coordinator puts the shared parts (data, routing table, shared init and rewind weights) into
+the object store ONCE and hands the reference to every actor. Per batch it sends each prune-rewind
+unit to a free actor (largest first, so the pool stays balanced) and meanwhile runs the batch's
+joint retraining and equal-parameter units on its own device in a thread. The engine (`Run`)
+gathers masks, computes the similarity signal and writes the records exactly as the local run does:
+the units are the same pure functions, so the masks are the same bits.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import ray
+import torch
+
+from rtl_sweep.context import RunContext, shared_parts
+from rtl_sweep.distributed.actors import TicketActor
+from rtl_sweep.distributed.ray_init import init_ray
+from rtl_sweep.distributed.resources import ActorPlan, plan_actors
+from rtl_sweep.errors import ClusterError
+from rtl_sweep.results.store import Store
+from rtl_sweep.units import Unit, run_unit
+
+# Rough relative cost of a unit, for largest-first dispatch (exact values do not matter).
+_COST = {"imp_single": 4.0, "imp_multiple": 2.0, "rtl": 1.0}
+
+
+class Coordinator:
+    name = "ray"
+
+    def __init__(self, ctx: RunContext, store: Store, plan: ActorPlan, device: str = "auto",
+                 own_threads: int = 1):
+        self.ctx, self.store, self.plan = ctx, store, plan
+        self.own_threads = own_threads
+        self.parts_ref = ray.put(shared_parts(ctx))          # once per run, shared by every actor
+        self.actors = [self._start(i, device) for i in range(plan.count)]
+        self.placements: list[dict] = []
+
+    def _start(self, i: int, device: str):
+        opts = self.plan.options(i)
+        return TicketActor.options(**opts).remote(self.parts_ref, self.store.uri,
+                                                  self.plan.cpus, device)
+
+    def run(self, units: list[Unit], progress: Callable[[Unit, float], None] | None = None) -> None:
+        remote = [u for u in units if u.kind == "loop" and not self.store.exists(u.ckpt())]
+        own = [u for u in units if u.kind != "loop"]
+        errors: list[BaseException] = []
+        worker = threading.Thread(target=self._run_own, args=(own, errors, progress), daemon=True)
+        worker.start()
+        try:
+            self._dispatch(sorted(remote, key=lambda u: -_COST.get(u.loop_kind, 1.0)), progress)
+        finally:
+            worker.join()
+        if errors:
+            raise errors[0]
+
+    def _run_own(self, units: list[Unit], errors: list, progress) -> None:
+        torch.set_num_threads(self.own_threads)
+        try:
+            for u in units:
+                wall = run_unit(self.ctx, self.store, u)
+                if progress:
+                    progress(u, wall)
+        except BaseException as e:  # re-raised in the caller's thread
+            errors.append(e)
+
+    def _dispatch(self, queue: list[Unit], progress) -> None:
+        free = list(range(len(self.actors)))
+        inflight: dict = {}
+        while queue or inflight:
+            while queue and free:
+                i = free.pop(0)
+                u = queue.pop(0)
+                inflight[self.actors[i].run.remote(u)] = (i, u)
+            done, _ = ray.wait(list(inflight), num_returns=1)
+            ref = done[0]
+            i, u = inflight.pop(ref)
+            try:
+                out = ray.get(ref)
+            except ray.exceptions.RayActorError as e:
+                raise ClusterError(f"ticket actor for {u} died and could not be restarted: {e}",
+                                   "check the node's logs (ray logs) and rerun: finished levels are kept")
+            self.placements.append({"unit": str(u), "node": out["node"], "pid": out["pid"],
+                                    "wall": out["wall"]})
+            free.append(i)
+            if progress:
+                progress(u, out["wall"])
+
+    def actor_info(self) -> list[dict]:
+        return ray.get([a.info.remote() for a in self.actors])
+
+    def close(self) -> None:
+        for a in self.actors:
+            ray.kill(a, no_restart=True)
+        self.actors = []
+
+
+def ray_executor(address: str | None = None, actors: int | None = None, cpus_per_actor: float = 1.0,
+                 gpus_per_actor: float | None = None, resources_per_actor: dict | None = None,
+                 device: str = "auto", num_cpus: float | None = None) -> Callable:
+    """A factory the engine calls with (ctx, store): starts/joins Ray and plans the actors."""
+    init_ray(address, num_cpus=num_cpus)
+
+    def make(ctx: RunContext, store: Store) -> Coordinator:
+        n_loops = ctx.K * (2 if "imp_multiple" in ctx.cfg.baselines else 1) + 1
+        plan = plan_actors(n_loops, actors, cpus_per_actor, gpus_per_actor, resources_per_actor)
+        return Coordinator(ctx, store, plan, device)
+    return make
+
