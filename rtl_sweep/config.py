@@ -271,6 +271,11 @@ def _split_set(s: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    # A str field keeps the text as typed: YAML would read `name=2024` as an int (`yes` as a bool,
+    # `null` as None) and the type check would then reject a perfectly good string.
+    f = all_keys().get(key.strip())
+    if f is not None and f.type in (str, "str") and not isinstance(value, str):
+        value = raw.strip()
     return key.strip(), value
 
 

@@ -101,10 +101,18 @@ class Run:
                 yield {"level": s, "rounds": rounds, "similarity": sims, "rtl": rtl}
 
     def _records(self, s: int) -> tuple[list, list]:
-        rel_r, rel_s = f"tables/rounds/L{s:03d}.parquet", f"tables/similarity/L{s:03d}.parquet"
+        """Write batch s's rows once: one part per level (rows of that level only) and per table."""
         rounds, sims = level_rows(self.ctx, self.store, s, self.tracker)
-        if rounds and not self.store.exists(rel_r):
-            self.store.write_table(rel_r, to_table("rounds", rounds))
+        by_level: dict[int, list] = {}
+        for r in rounds:
+            by_level.setdefault(r["level"], []).append(r)
+        for level, rows in by_level.items():
+            # The equal-parameter baseline of level s - 1 is computed in batch s: its own part file.
+            tag = "-imp_single_equal" if level != s else ""
+            rel = f"tables/rounds/L{level:03d}{tag}.parquet"
+            if not self.store.exists(rel):
+                self.store.write_table(rel, to_table("rounds", rows))
+        rel_s = f"tables/similarity/L{s:03d}.parquet"
         if sims and not self.store.exists(rel_s):
             self.store.write_table(rel_s, to_table("similarity", sims))
         return rounds, sims
@@ -144,6 +152,7 @@ class Run:
         row = {"run_id": self.cfg.hash(), "name": self.cfg.name, "status": status,
                "executor": getattr(self.executor, "name", "local"), "started_at": self.started,
                "finished_at": now, "wall_s": (now - self.started).total_seconds(), "levels": levels,
+               "k": self.ctx.K,
                "collapse_sparsity": self.collapse_sparsity,
                "trial_id": self.trial.get("trial_id"), "sweep": self.trial.get("sweep")}
         row.update(flat)

@@ -46,7 +46,8 @@ def test_tickets_spread_over_nodes_and_records_in_shared_folder(two_node_cluster
     placements = json.loads((folder / "placement.json").read_text())
     assert len({p["node"] for p in placements}) == 2, "tickets ran on both nodes"
     assert sorted(p.name for p in (folder / "tables" / "rounds").glob("*.parquet")) == \
-        ["L000.parquet", "L001.parquet", "L002.parquet", "L003.parquet"]
+        ["L000.parquet", "L001.parquet", "L001-imp_single_equal.parquet", "L002.parquet",
+         "L002-imp_single_equal.parquet"]
 
     local_root = tmp_path / "local"
     Run(cfg, str(local_root), threads=1).execute()

@@ -76,5 +76,5 @@ def main(args) -> int:
 def _late_rows(run) -> list[dict]:
     """Rows written after the last yielded level (the last equal-parameter baseline)."""
     store = run.store
-    rel = f"tables/rounds/L{run.ctx.levels:03d}.parquet"
+    rel = f"tables/rounds/L{run.ctx.levels - 1:03d}-imp_single_equal.parquet"
     return store.read_table(rel).to_pylist() if store.exists(rel) else []

@@ -24,10 +24,11 @@ TABLES: dict[str, dict] = {
             ("sweep", pa.string(), "sweep name when the run is a sweep trial, else null"),
             ("status", pa.string(), "completed | stopped_collapse | failed"),
             ("executor", pa.string(), "local | ray"),
-            ("started_at", pa.timestamp("s", tz="UTC"), "start time"),
-            ("finished_at", pa.timestamp("s", tz="UTC"), "end time"),
+            ("started_at", pa.timestamp("ms", tz="UTC"), "start time"),
+            ("finished_at", pa.timestamp("ms", tz="UTC"), "end time"),
             ("wall_s", pa.float64(), "wall-clock seconds of this invocation"),
             ("levels", pa.int64(), "pruning levels finished (level 0 is dense)"),
+            ("k", pa.int64(), "number of subsets (tickets) the partition produced"),
             ("collapse_sparsity", pa.float64(), "sparsity where the collapse detector first fired, else null"),
         ],
     },
@@ -52,7 +53,9 @@ TABLES: dict[str, dict] = {
                                           "imp_multiple, rtl_tickets) | single"),
             ("union_sparsity", pa.float64(), "sparsity of the union of the masks (rtl), else = sparsity"),
             ("mean_jaccard", pa.float64(), "mean pairwise Jaccard of the masks over all prunable weights"),
-            ("jaccard_chance", pa.float64(), "Jaccard expected of random masks with each layer's densities"),
+            ("jaccard_chance", pa.float64(), "Jaccard expected of random masks that keep each LAYER's "
+                                             "densities (expected intersection / expected union over "
+                                             "layers); compare mean_jaccard with it"),
             ("signal", pa.float64(), "the value the collapse detector watches"),
             ("collapse", pa.bool_(), "the collapse detector fired at this level"),
             ("epochs", pa.int64(), "training epochs behind this row (exposure)"),
@@ -72,7 +75,9 @@ TABLES: dict[str, dict] = {
             ("subset_i", pa.string(), "first subset name"),
             ("subset_j", pa.string(), "second subset name"),
             ("jaccard", pa.float64(), "|m_i AND m_j| / |m_i OR m_j|"),
-            ("chance", pa.float64(), "expected Jaccard of independent random masks of these densities"),
+            ("chance", pa.float64(), "expected Jaccard of independent random masks of densities "
+                                     "density_i, density_j: d_i d_j / (d_i + d_j - d_i d_j); for '__all__' "
+                                     "this ignores how density differs by layer (see rounds.jaccard_chance)"),
             ("density_i", pa.float64(), "kept share of this layer in mask i"),
             ("density_j", pa.float64(), "kept share of this layer in mask j"),
         ],
@@ -85,7 +90,8 @@ TABLES: dict[str, dict] = {
             ("trial_number", pa.int64(), "Optuna trial number"),
             ("run_id", pa.string(), "config hash of the trial's run"),
             ("status", pa.string(), "completed | stopped_collapse | failed"),
-            ("rounds", pa.int64(), "pruning levels the trial finished"),
+            ("levels", pa.int64(), "pruning levels the trial finished"),
+            ("k", pa.int64(), "number of subsets (tickets) of the trial's partition"),
             ("sparsity", pa.float64(), "sparsity of the last finished level"),
             ("balanced_accuracy", pa.float64(), "RTL balanced accuracy at the last finished level"),
             ("best_balanced_accuracy", pa.float64(), "best RTL balanced accuracy over levels"),
@@ -118,7 +124,7 @@ TABLES: dict[str, dict] = {
             ("machine", pa.string(), "host, cores, device"),
             ("versions", pa.string(), "torch / ray / python versions"),
             ("settings", pa.string(), "JSON of the settings"),
-            ("measured_at", pa.timestamp("s", tz="UTC"), "when"),
+            ("measured_at", pa.timestamp("ms", tz="UTC"), "when"),
         ],
     },
 }
@@ -154,10 +160,13 @@ def config_columns(flat: dict) -> dict[str, pa.DataType]:
 
 
 def flatten_config(d: dict, prefix: str = "") -> dict:
-    """{'prune': {'fraction': 0.5}} -> {'prune_fraction': 0.5}; lists become comma-joined strings."""
+    """{'prune': {'fraction': 0.5}} -> {'prune_fraction': 0.5}; lists become comma-joined strings.
+    The top-level `name` is left out: the tables already have it as their own `name` column."""
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
+        if key == "name":
+            continue
         if isinstance(v, dict):
             out.update(flatten_config(v, key + "_"))
         elif isinstance(v, (list, tuple)):
