@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -248,9 +249,13 @@ def _coerce(value: Any, t: Any, key: str, source: str) -> Any:
         if isinstance(t, str) else t
     if t is float and isinstance(value, str):
         try:  # YAML reads 1e-4 as a string; accept it rather than fail on a common spelling
-            return float(value)
+            out = float(value)
         except ValueError:
             pass
+        else:
+            warnings.warn(f"{source}: {key}={value!r} read as text by YAML; using {out} "
+                          "(write 1.0e-4 to silence this)", stacklevel=2)
+            return out
     if t is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if t is list and isinstance(value, str):

@@ -60,8 +60,8 @@ class Run:
         self.progress = progress or (lambda s: None)
         self.trial = trial or {}
         self.started = dt.datetime.now(dt.timezone.utc)
+        self.ctx = ctx or build_context(cfg, device)  # bad data fails here, before any folder exists
         self._claim_folder()
-        self.ctx = ctx or build_context(cfg, device)
         if self.ctx.K < 2:
             raise ConfigError("the partition has fewer than 2 subsets", "use K >= 2")
         if callable(executor):

@@ -47,6 +47,13 @@ def _method_rows(ctx, method, level, mean, per, masks, count, epochs, wall, sim=
     return rows
 
 
+def _single_per(ctx: RunContext, mean: dict, per: list[dict]) -> tuple[dict, list[dict]]:
+    """A single model's per-subset rows. Fix: under multiclass, score_single's `per` holds one entry
+    per CLASS, not per subset; with K == C (e.g. kmeans k=10 on 10 classes) _method_rows wrote class
+    c's scores as ticket/subset c. Per-ticket rows of a single model exist only under ovr."""
+    return mean, (per if ctx.cfg.protocol == "ovr" else [])
+
+
 def similarity_rows(ctx: RunContext, level: int, mats: dict, sparsity: float) -> list[dict]:
     rows, names, rid = [], ctx.partition.names, ctx.cfg.hash()
     for layer, pack in mats.items():
@@ -119,14 +126,14 @@ def level_rows(ctx: RunContext, store: Store, level: int, tracker: SignalTracker
         if "imp_single" in cfg.baselines:
             u = Unit("loop", level, "imp_single")
             o = load_unit(store, u)
-            mean, per = score_single(ctx, o["logits"])
+            mean, per = _single_per(ctx, *score_single(ctx, o["logits"]))
             rounds += _method_rows(ctx, "imp_single", level, mean, per, [o["mask"]], "single",
                                    loop_epochs(ctx, LoopId("imp_single")), unit_wall(store, u))
     eq = level - 1
     if "imp_single_equal" in cfg.baselines and 1 <= eq < ctx.levels:
         u = Unit("equal", eq)
         o = load_unit(store, u)
-        mean, per = score_single(ctx, o["logits"])
+        mean, per = _single_per(ctx, *score_single(ctx, o["logits"]))
         rounds += _method_rows(ctx, "imp_single_equal", eq, mean, per, [o["mask"]], "single",
                                loop_epochs(ctx, LoopId("imp_single")), unit_wall(store, u))
     return rounds, sim_rows

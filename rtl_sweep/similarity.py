@@ -16,6 +16,7 @@ import numpy as np
 from rtl_sweep.pruning import Mask
 
 ALL = "__all__"
+_J_FLOOR = 1e-6  # Jaccard floor inside log(J / chance)
 
 
 def chance(a: float, b: float) -> float:
@@ -82,13 +83,13 @@ def summary(mats: dict[str, dict]) -> dict[str, float]:
     logs = []
     for n in layers:
         j, c = off_diag_mean(mats[n]["jaccard"]), off_diag_mean(mats[n]["chance"])
-        if j > 0 and c > 0:
-            logs.append(math.log(j / c))
+        if c > 0:  # a layer whose masks became disjoint (j = 0) must move the signal, not vanish
+            logs.append(math.log(max(j, _J_FLOOR) / c))
     return {
         "mean_jaccard": raw,
         "jaccard_chance": layer_chance_global,
         "global": raw,
-        "global_relative": math.log(raw / layer_chance_global) if raw > 0 and layer_chance_global > 0 else 0.0,
+        "global_relative": math.log(max(raw, _J_FLOOR) / layer_chance_global) if layer_chance_global > 0 else 0.0,
         "layer_relative": float(np.mean(logs)) if logs else 0.0,
     }
 

@@ -45,17 +45,18 @@ class Objective:
         if self.kind == "binary":
             n = len(self.positives)
             pool = self.negatives
-            # An equal number of negatives per epoch (the paper's class-balanced batches);
-            # with replacement only when the other subsets hold fewer samples than this one.
+            # As many negatives as positives (the paper's class-balanced batches); with replacement
+            # only when the other subsets hold fewer samples than this one.
             neg = pool[torch.randperm(len(pool), generator=g)[:n]] if len(pool) >= n \
                 else pool[torch.randint(len(pool), (n,), generator=g)]
-            idx = torch.cat([self.positives, neg])
-            tgt = torch.cat([torch.ones(n), torch.zeros(len(neg))])
+            pos = self.positives[torch.randperm(n, generator=g)]
+            # Interleave positive, negative, positive, ... so that every mini-batch is balanced.
+            idx = torch.stack([pos, neg], dim=1).flatten()
+            tgt = torch.stack([torch.ones(n), torch.zeros(n)], dim=1).flatten()
         else:
-            idx = self.positives
+            order = torch.randperm(len(self.positives), generator=g)
+            idx = self.positives[order]
             tgt = self.targets[idx]
-        order = torch.randperm(len(idx), generator=g)
-        idx, tgt = idx[order], tgt[order]
         return [(idx[i:i + batch_size], tgt[i:i + batch_size]) for i in range(0, len(idx), batch_size)]
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
