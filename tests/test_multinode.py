@@ -45,9 +45,9 @@ def test_tickets_spread_over_nodes_and_records_in_shared_folder(two_node_cluster
     folder = tmp_path / cfg.folder_name()
     placements = json.loads((folder / "placement.json").read_text())
     assert len({p["node"] for p in placements}) == 2, "tickets ran on both nodes"
-    assert sorted(p.name for p in (folder / "tables" / "rounds").glob("*.parquet")) == \
+    assert sorted(p.name for p in (folder / "tables" / "rounds").glob("*.parquet")) == sorted(
         ["L000.parquet", "L001.parquet", "L001-imp_single_equal.parquet", "L002.parquet",
-         "L002-imp_single_equal.parquet"]
+         "L002-imp_single_equal.parquet"])
 
     local_root = tmp_path / "local"
     Run(cfg, str(local_root), threads=1).execute()
