@@ -1,0 +1,1 @@
+"""Sweeps: search-space files, the Tune trainable, the collapse stopper, the Tuner set-up."""

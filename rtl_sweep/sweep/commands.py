@@ -1,0 +1,69 @@
+"""rtl-sweep sweep SPACE.yaml / rtl-sweep resume SWEEP_DIR.
+
+    rtl-sweep sweep search_spaces/default.yaml --samples 4 --max-concurrent 1
+    rtl-sweep resume sweeps/default
+"""
+
+from __future__ import annotations
+
+SWEEP_EXAMPLES = """examples:
+  rtl-sweep sweep search_spaces/default.yaml                    # on this machine (local Ray, 127.0.0.1)
+  rtl-sweep sweep search_spaces/collapse_study.yaml --samples 6 --name collapse1
+  rtl-sweep sweep search_spaces/default.yaml --address HEAD:6379 --root /mnt/shared/sweeps
+  rtl-sweep results sweeps/default                              # the best trials, later
+"""
+
+RESUME_EXAMPLES = """examples:
+  rtl-sweep resume sweeps/default       # finished trials are kept, unfinished ones rerun
+"""
+
+
+def configure(p, name: str) -> None:
+    if name == "sweep":
+        p.description = ("Search a space with Ray Tune + Optuna (TPE by default). Each trial is one RTL run "
+                         "through a coordinator and its ticket actors; trials report after every level "
+                         "and the collapse stopper ends collapsing ones.")
+        p.epilog = SWEEP_EXAMPLES
+        p.add_argument("space", help="search-space YAML (see search_spaces/)")
+        p.add_argument("--samples", type=int, default=None, help="number of trials (default: the file's)")
+        p.add_argument("--max-concurrent", type=int, default=None, help="trials at once (default: the file's)")
+        p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the file's)")
+        p.add_argument("--name", default=None, help="sweep name = folder name (default: the file's name)")
+        p.add_argument("--root", default="sweeps", help="folder that holds sweep folders (shared on a cluster)")
+        p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray on 127.0.0.1")
+        p.add_argument("--top", type=int, default=5, help="best trials to print at the end")
+        p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
+        p.set_defaults(handler=sweep_main)
+    else:
+        p.description = "Continue a sweep whose driver stopped: finished trials are kept, unfinished ones rerun."
+        p.epilog = RESUME_EXAMPLES
+        p.add_argument("sweep_dir", help="the sweep folder (holds sweep.yaml and tune/)")
+        p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray")
+        p.add_argument("--top", type=int, default=5, help="best trials to print at the end")
+        p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
+        p.set_defaults(handler=resume_main)
+
+
+def sweep_main(args) -> int:
+    from rtl_sweep.sweep.space import load_space
+    from rtl_sweep.sweep.tuner import best_table, prepare, run_sweep
+    spec = load_space(args.space, {"samples": args.samples, "max_concurrent": args.max_concurrent,
+                                   "seed": args.seed})
+    spec, sweep_dir = prepare(spec, args.root, args.name)
+    print(f"sweep {spec.name}: {spec.samples} trials, {spec.max_concurrent} at a time, sampler {spec.sampler}, "
+          f"objectives {', '.join(f'{o.metric} ({o.mode})' for o in spec.objectives)} -> {sweep_dir}", flush=True)
+    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet)
+    print()
+    print(best_table(spec, rows, args.top))
+    print(f"\nresults: rtl-sweep results {sweep_dir}   study: sqlite:///{sweep_dir}/study.db (study {spec.name})")
+    return 0
+
+
+def resume_main(args) -> int:
+    from rtl_sweep.sweep.tuner import best_table, load_sweep, run_sweep
+    spec = load_sweep(args.sweep_dir)
+    print(f"resuming sweep {spec.name} in {args.sweep_dir}", flush=True)
+    rows = run_sweep(spec, args.sweep_dir, address=args.address, quiet=args.quiet, resume=True)
+    print()
+    print(best_table(spec, rows, args.top))
+    return 0

@@ -1,0 +1,60 @@
+"""The Tune trainable: one trial = one RTL run through a coordinator and its ticket actors.
+
+    python -c "import rtl_sweep.sweep.trainable as t; help(t.rtl_trial)"
+
+The trial process is the coordinator (bundle 0 of the trial's placement group); its ticket actors
+take bundles 1..N. It reports the RTL row after every pruning level, so a stopper or ASHA can end
+it between levels. Its run folder lives under the sweep's `trials/`, named by the config hash: a
+trial rerun after a crash (or resume) skips every unit already computed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ray import tune
+
+from rtl_sweep.sweep.space import Resources, SweepSpec
+
+REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
+            "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal")
+
+
+def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
+    from rtl_sweep.distributed.coordinator import ray_executor
+    from rtl_sweep.engine import Run
+
+    ctx = tune.get_context()
+    trial_id = ctx.get_trial_id()
+    cfg = spec.trial_config(config)
+    run = Run(cfg, f"{sweep_dir}/trials", executor=ray_executor(),
+              trial={"trial_id": trial_id, "sweep": spec.name})
+    collapse_sparsity = math.nan
+    try:
+        for rec in run.levels():
+            row = rec["rtl"]
+            if row.get("collapse") and math.isnan(collapse_sparsity):
+                collapse_sparsity = row["sparsity"]
+            metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan) for k in REPORTED}
+            metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
+                           k=run.ctx.K, ticket_rounds=run.ctx.K * (rec["level"] + 1),
+                           levels_total=run.ctx.levels, run_id=cfg.hash())
+            tune.report(metrics)
+        run.finish("completed", run.ctx.levels)
+    except BaseException:
+        run.executor.close()
+        raise
+
+
+def trial_resources(spec: SweepSpec, k_of: callable):
+    """Placement-group bundles that follow each trial's own K and device settings."""
+    r: Resources = spec.resources
+
+    def bundles(config: dict) -> tune.PlacementGroupFactory:
+        k = k_of(spec.trial_config(config))
+        n = min(k, r.actors) if r.actors > 0 else k
+        ticket = {"CPU": r.ticket_cpus}
+        if r.ticket_gpus > 0:
+            ticket["GPU"] = r.ticket_gpus
+        return tune.PlacementGroupFactory([{"CPU": r.coordinator_cpus}] + [ticket] * n)
+    return bundles

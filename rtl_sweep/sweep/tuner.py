@@ -1,0 +1,305 @@
+"""Set up and run a sweep: Ray Tune trials, Optuna's sampler, the collapse stopper, the tables.
+
+    rtl-sweep sweep search_spaces/default.yaml --samples 4
+
+Sweep folder layout (<root>/<name>/):
+    sweep.yaml            the search space as loaded, plus the command's settings
+    study.db              the Optuna study (SQLite): optuna.load_study(study_name=<name>,
+                          storage="sqlite:///<root>/<name>/study.db"), or optuna-dashboard
+    tune/                 Tune's experiment state (what `rtl-sweep resume` restores)
+    trials/<run>/         one run folder per trial (its rounds, similarity, masks)
+    tables/trials/        one part per trial: params, status, final metrics
+    tables/pareto/        the best trial(s): the Pareto front for several objectives
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+from rtl_sweep.config import RunConfig
+from rtl_sweep.errors import ConfigError, ResultsError
+from rtl_sweep.results.store import Store
+from rtl_sweep.sweep.space import SweepSpec, load_space
+from rtl_sweep.sweep.tables import trial_row, write_pareto, write_trial
+
+
+# ---- K of a trial, for its placement group and for validation --------------------------------
+@functools.lru_cache(maxsize=64)
+def _dataset_facts(data_cfg) -> tuple[int, int, int, tuple]:
+    from rtl_sweep.data import load_dataset
+    d = load_dataset(data_cfg, 0)
+    groups = 0 if d.g_train is None else int(d.g_train.unique().numel())
+    return len(d.y_train), d.num_classes, groups, tuple(d.class_names)
+
+
+def k_of(cfg: RunConfig) -> int:
+    p = cfg.partition
+    n, classes, groups, names = _dataset_facts(cfg.data)
+    if p.method == "kmeans":
+        return p.k
+    if p.method == "group":
+        return groups
+    if p.method == "groups":
+        from rtl_sweep.partition import parse_groups
+        return len(parse_groups(p.groups, list(names))[0])
+    return classes
+
+
+def check_k_range(spec: SweepSpec) -> None:
+    """A K no data can support is refused before any trial starts."""
+    import optuna.distributions as od
+    base = spec.base_config()
+    n, classes, groups, _ = _dataset_facts(base.data)
+    dist = spec.space.get("partition.k")
+    ks = []
+    if isinstance(dist, od.IntDistribution):
+        ks = [dist.low, dist.high]
+    elif isinstance(dist, od.CategoricalDistribution):
+        ks = [int(c) for c in dist.choices]
+    elif base.partition.method == "kmeans":
+        ks = [base.partition.k]
+    bound = n // 2
+    for k in ks:
+        if k < 2 or k > bound:
+            raise ConfigError(f"{spec.path}: partition.k={k} cannot be supported by {base.data.name} "
+                              f"({n} training samples)", f"keep partition.k within [2, {bound}]")
+
+
+# ---- Tune pieces ------------------------------------------------------------------------------
+def _sampler(spec: SweepSpec):
+    import optuna
+    if spec.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=spec.seed)
+    if spec.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=spec.seed)
+    return optuna.samplers.TPESampler(seed=spec.seed)
+
+
+def study_storage(sweep_dir: str) -> str:
+    return f"sqlite:///{Path(sweep_dir).absolute()}/study.db"
+
+
+class TableWriter:
+    """A Tune callback: prints progress, and writes each trial's row as soon as the trial ends."""
+
+    def __new__(cls, *a, **kw):
+        from ray.tune import Callback
+
+        class _Writer(Callback):
+            def __init__(self, spec: SweepSpec, store: Store, storage: str, quiet: bool):
+                self.spec, self.store, self.storage, self.quiet = spec, store, storage, quiet
+                self.best: dict[str, float] = {}
+                self.started: dict[str, float] = {}
+                self.rows: dict[str, dict] = {}
+
+            def on_trial_start(self, iteration, trials, trial, **info):
+                self.started.setdefault(trial.trial_id, time.time())
+
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                b = result.get("balanced_accuracy", math.nan)
+                if not math.isnan(b):
+                    self.best[trial.trial_id] = max(self.best.get(trial.trial_id, -1.0), b)
+                if not self.quiet:
+                    flag = "  COLLAPSE" if result.get("collapse") else ""
+                    print(f"trial {trial.trial_id} level {int(result['level'])}/{int(result['levels_total']) - 1}"
+                          f"  sparsity {result['sparsity']:.3f}  bal.acc {b:.3f}"
+                          f"  mean J {result['mean_jaccard']:.3f}{flag}", flush=True)
+
+            def on_trial_complete(self, iteration, trials, trial, **info):
+                last = trial.last_result or {}
+                ended_early = last.get("level", 0) + 1 < last.get("levels_total", 0)
+                status = "stopped_collapse" if last.get("collapse") and ended_early else "completed"
+                self._write(trial, status, None)
+
+            def on_trial_error(self, iteration, trials, trial, **info):
+                msg = str(getattr(trial, "error_msg", None) or "the trial raised an error").strip()
+                self._write(trial, "failed", msg.splitlines()[-1][:500] if msg else None)
+
+            def _write(self, trial, status: str, error: str | None):
+                last = dict(trial.last_result or {})
+                params = {k: trial.config.get(k) for k in self.spec.space}
+                wall = time.time() - self.started.get(trial.trial_id, time.time())
+                row = trial_row(self.spec, trial.trial_id, params, status, last,
+                                self.best.get(trial.trial_id, math.nan), wall, error,
+                                _trial_number(self.storage, self.spec.name, params))
+                write_trial(self.store, self.spec, row)
+                self.rows[trial.trial_id] = row
+                if not self.quiet:
+                    print(f"trial {trial.trial_id}: {status}" + (f" ({error})" if error else ""), flush=True)
+
+        return _Writer(*a, **kw)
+
+
+def _trial_number(storage: str, name: str, params: dict) -> int | None:
+    import optuna
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except Exception:
+        return None
+    for t in study.get_trials(deepcopy=False):
+        if t.params == params:
+            return t.number
+    return None
+
+
+def _trainable(spec: SweepSpec, sweep_dir: str):
+    from ray import tune
+    from rtl_sweep.sweep.trainable import rtl_trial, trial_resources
+    fn = tune.with_parameters(rtl_trial, spec=spec, sweep_dir=sweep_dir)
+    return tune.with_resources(fn, trial_resources(spec, k_of))
+
+
+def _run_config(spec: SweepSpec, sweep_dir: str, callbacks: list):
+    from ray import tune
+    from rtl_sweep.sweep.stopper import CollapseStopper
+    stop = CollapseStopper(int(spec.stopper.get("min_level", 0))) if spec.stopper.get("collapse") else None
+    return tune.RunConfig(name="tune", storage_path=str(Path(sweep_dir).absolute()), stop=stop,
+                          callbacks=callbacks + _loggers(), verbose=0,
+                          failure_config=tune.FailureConfig(max_failures=1))
+
+
+def _loggers() -> list:
+    # Tune's JSON and CSV loggers (its ResultGrid reads them); not TensorBoard's, which would import
+    # torch into the driver through tensorboardX (see DEVELOPERS notes: oneMKL load failures).
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+    return [JsonLoggerCallback(), CSVLoggerCallback()]
+
+
+def _tuner(spec: SweepSpec, sweep_dir: str, callbacks: list):
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from rtl_sweep.sweep.search import ResumableOptunaSearch
+    multi = len(spec.objectives) > 1
+    search = ResumableOptunaSearch(space=dict(spec.space), metric=spec.metrics if multi else spec.metrics[0],
+                          mode=spec.modes if multi else spec.modes[0], sampler=_sampler(spec),
+                          study_name=spec.name, storage=_storage_obj(sweep_dir))
+    scheduler = None
+    if spec.scheduler == "asha":
+        scheduler = ASHAScheduler(time_attr="level", metric=spec.metrics[0], mode=spec.modes[0],
+                                  max_t=64, grace_period=2, reduction_factor=2)
+    tune_config = tune.TuneConfig(search_alg=search, scheduler=scheduler, num_samples=spec.samples,
+                                  max_concurrent_trials=spec.max_concurrent)
+    return tune.Tuner(_trainable(spec, sweep_dir), tune_config=tune_config,
+                      run_config=_run_config(spec, sweep_dir, callbacks))
+
+
+def _storage_obj(sweep_dir: str):
+    import optuna
+    return optuna.storages.RDBStorage(study_storage(sweep_dir))
+
+
+# ---- the commands' work -----------------------------------------------------------------------
+def prepare(spec: SweepSpec, root: str, name: str | None) -> tuple[SweepSpec, str]:
+    import dataclasses
+    if name:
+        spec = dataclasses.replace(spec, name=name)
+    sweep_dir = str(Path(root).expanduser().absolute() / spec.name)
+    if "://" in root:
+        raise ConfigError("a sweep folder must be a path (a shared folder on a cluster)",
+                          "mount the storage and pass its path, e.g. /mnt/shared/sweeps")
+    check_k_range(spec)
+    store = Store(sweep_dir)
+    if store.exists("sweep.yaml"):
+        raise ConfigError(f"sweep folder {sweep_dir} already exists",
+                          f"rtl-sweep resume {sweep_dir}, or pick another --name")
+    store.write_text("sweep.yaml", yaml.safe_dump(_spec_record(spec), sort_keys=False))
+    return spec, sweep_dir
+
+
+def _spec_record(spec: SweepSpec) -> dict:
+    raw = yaml.safe_load(Path(spec.path).read_text())
+    raw.update(name=spec.name, samples=spec.samples, max_concurrent=spec.max_concurrent, seed=spec.seed,
+               source=str(Path(spec.path).absolute()))
+    return raw
+
+
+def load_sweep(sweep_dir: str) -> SweepSpec:
+    p = Path(sweep_dir)
+    if not (p / "sweep.yaml").is_file() or not (p / "tune").is_dir():
+        raise ResultsError(f"{sweep_dir} is not a sweep folder (no sweep.yaml and tune/)",
+                           "pass the folder `rtl-sweep sweep` created, e.g. sweeps/default")
+    raw = yaml.safe_load((p / "sweep.yaml").read_text())
+    raw.pop("source", None)
+    from rtl_sweep.sweep.space import parse_space
+    return parse_space(raw, str(p / "sweep.yaml"))
+
+
+def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet: bool = False,
+              resume: bool = False) -> list[dict]:
+    from rtl_sweep.distributed.ray_init import init_ray
+    # Tune saves its experiment state at most this often; short, so a killed driver loses little.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    import torch  # noqa: F401  (import torch in the driver first, before Ray starts threads)
+    init_ray(address)
+    store = Store(sweep_dir)
+    writer = TableWriter(spec, store, study_storage(sweep_dir), quiet)
+    if resume:
+        from ray import tune
+        tuner = tune.Tuner.restore(str(Path(sweep_dir, "tune")), trainable=_trainable(spec, sweep_dir),
+                                   resume_unfinished=True, restart_errored=True)
+        # Restore brings the searcher (and its Optuna study) back; the callbacks are ours again.
+        tuner._local_tuner._run_config.callbacks = [writer] + _loggers()
+    else:
+        tuner = _tuner(spec, sweep_dir, [writer])
+    grid = tuner.fit()
+    rows = _all_rows(store)
+    missing = [r for r in grid if r.metrics and r.metrics.get("trial_id") not in {x["trial_id"] for x in rows}]
+    for r in missing:  # trials that finished while the driver was down: write their rows now
+        t = r.metrics
+        params = {k: r.config.get(k) for k in spec.space}
+        row = trial_row(spec, t["trial_id"], params, "completed", t, t.get("balanced_accuracy", math.nan),
+                        t.get("time_total_s", math.nan), None, _trial_number(study_storage(sweep_dir),
+                                                                             spec.name, params))
+        write_trial(store, spec, row)
+    rows = _all_rows(store)
+    write_pareto(store, spec, [r for r in rows if r["status"] != "failed"])
+    return rows
+
+
+def _all_rows(store: Store) -> list[dict]:
+    out = []
+    for rel in store.list("tables/trials", ".parquet"):
+        out += store.read_table(rel).to_pylist()
+    return out
+
+
+def best_table(spec: SweepSpec, rows: list[dict], top: int = 5) -> str:
+    from rtl_sweep.results.summary import table
+    first, mode = spec.metrics[0], spec.modes[0]
+    ok = [r for r in rows if r.get("obj_" + first) is not None]
+    ok.sort(key=lambda r: r["obj_" + first], reverse=(mode == "max"))
+    params = list(spec.space)
+    header = ["trial", "status", "K", "levels", "sparsity", *spec.metrics, "collapse at", *params]
+    body = []
+    for r in ok[:top]:
+        body.append([r["trial_id"], r["status"], str(r.get("k") or "-"), str(r["levels"]),
+                     f"{r['sparsity']:.3f}" if r.get("sparsity") is not None else "-",
+                     *[_fmt(r.get("obj_" + m)) for m in spec.metrics],
+                     f"{r['collapse_sparsity']:.3f}" if r.get("collapse_sparsity") is not None else "-",
+                     *[_fmt(r.get("param_" + p.replace(".", "_"))) for p in params]])
+    counts = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    head = (f"sweep {spec.name}: {len(rows)} trials (" + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"); best {min(top, len(ok))} by {first} ({mode}):")
+    return head + "\n" + table(header, body)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def load_space_checked(path: str, overrides: dict) -> SweepSpec:
+    return load_space(path, overrides)

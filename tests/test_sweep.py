@@ -1,0 +1,137 @@
+"""Sweeps end to end: a real Ray Tune + Optuna search on small real data (local Ray, 127.0.0.1)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from rtl_sweep.cli import main
+
+TINY_BASE = {
+    "data.max_per_class": 40, "prune.epochs": 1, "joint.epochs": 1, "prune.batch_size": 32,
+    "model.width": 8, "partition.method": "groups", "partition.groups": "0,1,2,3,4;5,6,7,8,9",
+    "baselines": [],
+}
+RESOURCES = {"coordinator_cpus": 0.5, "ticket_cpus": 0.5, "actors": 1}
+
+
+def write_space(tmp_path: Path, name: str, **over) -> Path:
+    raw = {"name": name, "base": dict(TINY_BASE, **over.pop("base", {})),
+           "space": {"prune.fraction": {"type": "float", "low": 0.4, "high": 0.6}},
+           "objectives": [{"metric": "balanced_accuracy", "mode": "max"}],
+           "sampler": "random", "seed": 0, "samples": 2, "max_concurrent": 1, "resources": RESOURCES}
+    raw.update(over)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def trials(sweep_dir: Path):
+    return pq.read_table(sweep_dir / "tables" / "trials").to_pandas()
+
+
+def test_sweep_end_to_end_and_study_loads(ray_local, tmp_path, capsys):
+    space = write_space(tmp_path, "e2e", base={"prune.target_sparsity": 0.75},
+                        space={"prune.fraction": {"type": "float", "low": 0.4, "high": 0.6}},
+                        objectives=[{"metric": "balanced_accuracy", "mode": "max"},
+                                    {"metric": "params_prunable", "mode": "min"}], sampler="tpe")
+    assert main(["sweep", str(space), "--root", str(tmp_path / "sw"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "best" in out and "balanced_accuracy" in out
+    sweep = tmp_path / "sw" / "e2e"
+    t = trials(sweep)
+    assert len(t) == 2 and set(t.status) == {"completed"} and t.trial_id.is_unique
+    assert (t.balanced_accuracy > 0.6).all() and (t.k == 2).all()
+    assert {"param_prune_fraction", "obj_balanced_accuracy", "obj_params_prunable"} <= set(t.columns)
+    import optuna
+    study = optuna.load_study(study_name="e2e", storage=f"sqlite:///{sweep}/study.db")
+    done = [s for s in study.trials if s.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 2 and sorted(s.params["prune.fraction"] for s in done) == \
+        sorted(t.param_prune_fraction)
+    pareto = pq.read_table(sweep / "tables" / "pareto").to_pandas()
+    assert 1 <= len(pareto) <= 2 and set(pareto.trial_id) <= set(t.trial_id)
+    # each trial's run folder holds its rounds, one row per level
+    rounds = pq.read_table(next((sweep / "trials").iterdir()) / "tables" / "rounds").to_pandas()
+    assert set(rounds.method) == {"rtl", "rtl_tickets"}
+
+
+def test_collapse_stopper_ends_a_collapsing_trial(ray_local, tmp_path):
+    # Built to collapse: pruned to 99.9% with a detector threshold so low that the first abrupt
+    # change of the (label-free) signal fires it.
+    space = write_space(tmp_path, "collapse", samples=1,
+                        base={"prune.target_sparsity": 0.999, "signal.threshold": 0.01,
+                              "signal.watch": "global"})
+    assert main(["sweep", str(space), "--root", str(tmp_path / "sw"), "-q"]) == 0
+    (row,) = trials(tmp_path / "sw" / "collapse").to_dict("records")
+    assert row["status"] == "stopped_collapse"
+    assert row["collapse_sparsity"] == pytest.approx(row["sparsity"]) and row["collapse_sparsity"] < 0.999
+    levels_total = len(list((tmp_path / "sw" / "collapse" / "trials").glob("*/ckpt/rtl-0/L*.pt")))
+    assert row["levels"] == levels_total  # it stopped at the level that fired: no further level ran
+
+
+def test_trial_keeps_going_when_nothing_collapses(ray_local, tmp_path):
+    space = write_space(tmp_path, "steady", samples=1,
+                        base={"prune.target_sparsity": 0.9, "signal.threshold": 100.0})
+    assert main(["sweep", str(space), "--root", str(tmp_path / "sw"), "-q"]) == 0
+    (row,) = trials(tmp_path / "sw" / "steady").to_dict("records")
+    assert row["status"] == "completed" and row["sparsity"] == pytest.approx(0.9, abs=1e-3)
+    assert row["collapse_sparsity"] is None or row["collapse_sparsity"] != row["collapse_sparsity"]
+
+
+def test_resume_after_driver_killed(tmp_path):
+    """The driver is SIGKILLed after its first trial finished; resume completes the rest with no
+    trial lost or counted twice, in the tables or the Optuna study."""
+    space = write_space(tmp_path, "killed", samples=3, base={"prune.target_sparsity": 0.75})
+    sweep = tmp_path / "sw" / "killed"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "rtl_sweep.cli", "sweep", str(space), "--root",
+                             str(tmp_path / "sw"), "-q"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((sweep / "tables" / "trials").glob("*.parquet")):
+        time.sleep(0.5)
+    assert list((sweep / "tables" / "trials").glob("*.parquet")), proc.stdout.read().decode()[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+    proc.wait()
+    finished_before = set(trials(sweep).trial_id)
+    assert 1 <= len(finished_before) < 3
+
+    assert main(["resume", str(sweep), "-q"]) == 0
+    t = trials(sweep)
+    assert len(t) == 3 and t.trial_id.is_unique and set(t.status) == {"completed"}
+    assert finished_before <= set(t.trial_id)
+    import optuna
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{sweep}/study.db")
+    states = [s.state for s in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 3, states
+    assert len(states) == 3, states
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"space": {"prune.fractoin": {"type": "float", "low": 0.1, "high": 0.5}}},
+     "unknown key 'prune.fractoin' in 'space'"),
+    ({"space": {"prune.fraction": {"type": "float", "low": 0.5, "high": 0.5}}}, "empty range"),
+    ({"space": {"prune.fraction": {"type": "float", "low": 0.6, "high": 0.2}}}, "inverted range"),
+    ({"space": {"prune.ranking": {"type": "categorical", "choices": []}}}, "categorical with no choices"),
+    ({"space": {"partition.k": {"type": "int", "low": 2, "high": 5000}}}, "partition.k=5000 cannot be supported"),
+    ({"objectives": [{"metric": "balanced_acc", "mode": "max"}]}, "not a recorded metric"),
+    ({"base": {"prune.target_sparsity": 1.5}}, "outside [0, 1)"),
+])
+def test_search_space_errors_are_one_line(tmp_path, capsys, change, message):
+    space = write_space(tmp_path, "bad", **change)
+    assert main(["sweep", str(space), "--root", str(tmp_path / "sw")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(space) in err and "Traceback" not in err
+    if "fractoin" in message:
+        assert "prune.fraction" in err  # the nearest valid key is named
+
+
+def test_resume_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
+    assert main(["resume", str(tmp_path)]) == 2
+    assert "is not a sweep folder" in capsys.readouterr().err
