@@ -135,3 +135,10 @@ def test_search_space_errors_are_one_line(tmp_path, capsys, change, message):
 def test_resume_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert main(["resume", str(tmp_path)]) == 2
     assert "is not a sweep folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].glob("search_spaces/*.yaml")))
+def test_shipped_spaces_load(path):
+    from rtl_sweep.sweep.space import load_space
+    spec = load_space(path)
+    assert spec.space and spec.objectives and spec.base_config().validate()
