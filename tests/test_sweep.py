@@ -59,6 +59,21 @@ def test_sweep_end_to_end_and_study_loads(ray_local, tmp_path, capsys):
     # each trial's run folder holds its rounds, one row per level
     rounds = pq.read_table(next((sweep / "trials").iterdir()) / "tables" / "rounds").to_pandas()
     assert set(rounds.method) == {"rtl", "rtl_tickets"}
+    # the results commands on this real sweep
+    capsys.readouterr()
+    assert main(["results", str(sweep), "--top", "2"]) == 0
+    assert "param_prune_fraction" in capsys.readouterr().out
+    assert main(["query", str(sweep), "select count(*) as n from trials", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "2"
+    assert main(["report", str(sweep), "--output", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "index.html").stat().st_size > 10_000
+
+
+def test_asha_scheduler_option(ray_local, tmp_path):
+    space = write_space(tmp_path, "asha", samples=2, scheduler="asha", base={"prune.target_sparsity": 0.75})
+    assert main(["sweep", str(space), "--root", str(tmp_path / "sw"), "-q"]) == 0
+    t = trials(tmp_path / "sw" / "asha")
+    assert len(t) == 2 and set(t.status) <= {"completed", "stopped_collapse"}
 
 
 def test_collapse_stopper_ends_a_collapsing_trial(ray_local, tmp_path):
