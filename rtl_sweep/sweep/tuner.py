@@ -18,6 +18,7 @@ import functools
 import math
 import os
 import time
+import uuid
 from pathlib import Path
 
 import yaml
@@ -203,6 +204,7 @@ def prepare(spec: SweepSpec, root: str, name: str | None) -> tuple[SweepSpec, st
     if "://" in root:
         raise ConfigError("a sweep folder must be a path (a shared folder on a cluster)",
                           "mount the storage and pass its path, e.g. /mnt/shared/sweeps")
+    _check_writable(root)  # first: a cluster job on an unwritable --root fails at once, in one line
     check_k_range(spec)
     store = Store(sweep_dir)
     if store.exists("sweep.yaml"):
@@ -210,6 +212,17 @@ def prepare(spec: SweepSpec, root: str, name: str | None) -> tuple[SweepSpec, st
                           f"rtl-sweep resume {sweep_dir}, or pick another --name")
     store.write_text("sweep.yaml", yaml.safe_dump(_spec_record(spec), sort_keys=False))
     return spec, sweep_dir
+
+
+def _check_writable(root: str) -> None:
+    probe, rel = Store(root), f".write-probe-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.write_text(rel, "")
+        probe.delete(rel)
+    except (ResultsError, OSError) as e:
+        why = str(getattr(e, "problem", e)).split(": ", 1)[-1]  # the OS's reason, not the probe's name
+        raise ConfigError(f"cannot write to --root {root} ({why})",
+                          "pass a folder this node (every node, on a cluster) can write") from None
 
 
 def _spec_record(spec: SweepSpec) -> dict:
