@@ -69,6 +69,7 @@ class PruneConfig:
     epochs: int = _f(5, "training epochs per pruning round for each ticket")
     lr: float = _f(1.0e-3, "Adam learning rate (ticket extraction)")
     batch_size: int = _f(64, "mini-batch size (positives + negatives in one-vs-rest)")
+    vectorize: str = _f("off", "off | on | auto: train a level's RTL tickets in one vmapped pass")
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,8 @@ class RunConfig:
         if p.epochs < 1 or p.batch_size < 2:
             raise ConfigError("prune.epochs must be >= 1 and prune.batch_size >= 2",
                               "raise them")
+        if p.vectorize not in ("off", "on", "auto"):
+            raise ConfigError(f"prune.vectorize={p.vectorize!r} is unknown", "use off, on or auto")
         if p.rewind_step < 0:
             raise ConfigError("prune.rewind_step must be >= 0", "use 0 for the init")
         if self.protocol not in ("ovr", "multiclass"):

@@ -22,11 +22,12 @@ from rtl_sweep.joint import joint_logits, joint_retrain
 from rtl_sweep.pruning import kept, union
 from rtl_sweep.results.store import Store
 from rtl_sweep.tickets import LoopId, equal_params_level, level_mask, run_level
+from rtl_sweep.vectorized import run_tickets, use_vectorized
 
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str        # loop | joint | equal
+    kind: str        # loop | tickets (all RTL loops of a level, vectorized; k = last ticket) | joint | equal
     level: int
     loop_kind: str = ""
     k: int = -1
@@ -39,7 +40,7 @@ class Unit:
         return f"{self.loop if self.kind == 'loop' else self.kind}@L{self.level}"
 
     def ckpt(self) -> str:
-        if self.kind == "loop":
+        if self.kind in ("loop", "tickets"):  # tickets: the last ticket's file is written last
             return self.loop.ckpt(self.level)
         return f"ckpt/{'joint' if self.kind == 'joint' else 'imp_single_equal'}/L{self.level}.pt"
 
@@ -57,7 +58,10 @@ def batch(ctx: RunContext, s: int) -> list[Unit]:
     """Units of batch s (s = 0 .. levels); all of a batch's units are independent of each other."""
     units: list[Unit] = []
     if s < ctx.levels:
-        units += [Unit("loop", s, lp.kind, lp.k) for lp in loops(ctx)]
+        if use_vectorized(ctx):
+            units += [Unit("tickets", s, "rtl", ctx.K - 1)]
+        units += [Unit("loop", s, lp.kind, lp.k) for lp in loops(ctx)
+                  if not (lp.kind == "rtl" and use_vectorized(ctx))]
         if ctx.cfg.joint.epochs > 0:
             units.append(Unit("joint", s))
     if "imp_single_equal" in ctx.cfg.baselines and 1 <= s - 1 < ctx.levels:
@@ -73,6 +77,8 @@ def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
     """Compute `unit` unless its checkpoint exists; returns seconds spent (0 when skipped)."""
     if store.exists(unit.ckpt()):
         return 0.0
+    if unit.kind == "tickets":  # writes each ticket's checkpoint and .time itself
+        return run_tickets(ctx, store, unit.level)
     t0 = time.perf_counter()
     if unit.kind == "loop":
         run_level(ctx, store, unit.loop, unit.level)

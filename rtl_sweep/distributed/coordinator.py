@@ -48,17 +48,21 @@ class Coordinator:
                                                   self.plan.cpus, device)
 
     def run(self, units: list[Unit], progress: Callable[[Unit, float], None] | None = None) -> None:
-        remote = [u for u in units if u.kind == "loop" and not self.store.exists(u.ckpt())]
-        own = [u for u in units if u.kind != "loop"]
+        # prune-rewind work (single loops, or a level's RTL tickets vectorized) goes to the actors
+        remote = [u for u in units if u.kind in ("loop", "tickets") and not self.store.exists(u.ckpt())]
+        own = [u for u in units if u.kind not in ("loop", "tickets")]
         errors: list[BaseException] = []
         worker = threading.Thread(target=self._run_own, args=(own, errors, progress), daemon=True)
         worker.start()
         try:
-            self._dispatch(sorted(remote, key=lambda u: -_COST.get(u.loop_kind, 1.0)), progress)
+            self._dispatch(sorted(remote, key=self._cost), progress)
         finally:
             worker.join()
         if errors:
             raise errors[0]
+
+    def _cost(self, u: Unit) -> float:
+        return -_COST.get(u.loop_kind, 1.0) * (self.ctx.K if u.kind == "tickets" else 1)
 
     def _run_own(self, units: list[Unit], errors: list, progress) -> None:
         torch.set_num_threads(self.own_threads)

@@ -1,0 +1,306 @@
+"""Vectorized tickets: the K prune-rewind loops of one level as ONE batched forward/backward.
+
+    rtl-sweep run --set prune.vectorize=on
+    python -c "import rtl_sweep.vectorized as v; help(v.train_tickets_vectorized)"
+
+The K tickets of a level share the model and the rewind point and differ only in their masks and
+data subsets, so their parameters stack to [K, ...] and one `torch.func.vmap` over
+`functional_call` runs all K forward passes at once (a conv becomes one grouped conv). Ticket k
+still sees exactly the batches `rtl_sweep.training.train` gives it (`Objective.epoch_batches` with
+the same seeds). The K losses are summed before `backward`: ticket k's loss depends only on row k
+of the stacked tensors, so row k of the gradient is ticket k's own gradient.
+
+`StackedAdam` is one Adam over the stacked tensors with a step count PER TICKET. Adam is
+elementwise, so this equals K separate `torch.optim.Adam`s (tests/test_vectorized.py checks it).
+Ragged ends: tickets whose subsets differ in size have different numbers of batches per epoch and
+different last-batch sizes. Each step groups the still-active tickets by batch size and runs one
+vmapped pass per group (nearly always one group); tickets outside the group take no step at all
+(no forward, no Adam update, no moment decay), so the math is the sequential loop's. Nothing is
+padded, so batch-norm statistics see exactly the ticket's own batch.
+
+Device path: the data already lives on the device (`RunContext.x_train`); each epoch's indices and
+targets of all tickets go to the device in ONE copy and the inner loop only slices and indexes on
+the device (no `.item()`, no host round trip). `amp=True` runs the forward passes under
+`torch.autocast` bf16 on CUDA (fp32 master weights and Adam state); the run engine always uses fp32
+so a config hash names one result.
+
+Equivalence with the sequential loop is up to float reordering (grouped convs and batched
+reductions sum in another order): see tests/test_vectorized.py for the tolerance.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.func import vmap
+
+from rtl_sweep.context import RunContext, tensor_bytes
+from rtl_sweep.pruning import Mask, prune, rewind
+from rtl_sweep.results.store import Store
+from rtl_sweep.tickets import LoopId, level_mask, loop_epochs, objective
+from rtl_sweep.training import Objective, TicketModel, derive_seed
+
+VECTORIZE = ("off", "on", "auto")
+
+
+def use_vectorized(ctx: RunContext) -> bool:
+    """prune.vectorize resolved for this run: 'auto' is on for CUDA only. On 2 CPU cores the batched
+    pass measured slower than the sequential loop at batch 64 (`rtl-sweep bench tickets`)."""
+    mode = ctx.cfg.prune.vectorize
+    return mode == "on" or (mode == "auto" and ctx.device.type == "cuda")
+
+
+# ---- stacking ------------------------------------------------------------------------------------
+def stack(dicts: list[dict]) -> dict[str, torch.Tensor]:
+    return {n: torch.stack([d[n] for d in dicts]) for n in dicts[0]}
+
+
+def unstack(stacked: dict[str, torch.Tensor]) -> list[dict]:
+    K = len(next(iter(stacked.values())))
+    return [{n: t[k] for n, t in stacked.items()} for k in range(K)]
+
+
+@dataclass
+class TicketStack:
+    """K tickets as stacked tensors on one device: params [K, ...] (leaves), buffers, float masks."""
+
+    params: dict[str, torch.Tensor]
+    buffers: dict[str, torch.Tensor]
+    masks: dict[str, torch.Tensor]
+
+    @property
+    def K(self) -> int:
+        return len(next(iter(self.params.values())))
+
+    @classmethod
+    def build(cls, start: dict, buffers: dict, masks: list[Mask], device: torch.device) -> "TicketStack":
+        """Every ticket rewound to `start` under its own mask (pruned weights exactly zero)."""
+        params = stack([rewind(start, m) for m in masks])
+        return cls({n: p.to(device).requires_grad_(True) for n, p in params.items()},
+                   {n: b.detach().to(device).unsqueeze(0).repeat(len(masks), *[1] * b.dim()).clone()
+                    for n, b in buffers.items()},
+                   {n: t.to(device=device, dtype=torch.float32) for n, t in stack(masks).items()})
+
+    def ticket_params(self, k: int) -> dict[str, torch.Tensor]:
+        return {n: p[k].detach().cpu().clone() for n, p in self.params.items()}
+
+    def ticket_buffers(self, k: int) -> dict[str, torch.Tensor]:
+        return {n: b[k].detach().cpu().clone() for n, b in self.buffers.items()}
+
+
+def batched_forward(model: TicketModel, params: dict, buffers: dict, masks: dict, x: torch.Tensor,
+                    shared: bool = False) -> torch.Tensor:
+    """Logits [K, B, out]. Default: everything stacked over K (x is [K, B, ...]). shared=True: ONE
+    set of weights and buffers and ONE input [B, ...] seen through K masks (joint retraining)."""
+    in_dims = (None, None, 0, None) if shared else (0, 0, 0, 0)
+    return vmap(model.forward, in_dims=in_dims)(params, buffers, masks, x)
+
+
+# ---- the optimizer -------------------------------------------------------------------------------
+class StackedAdam:
+    """Adam over [K, ...] tensors with one step count per ticket: equal to K `torch.optim.Adam`s.
+
+    `step(rows)` updates only the rows (tickets) in `rows` (a bool tensor [K] on the device, or
+    None for all): the other rows keep their weights, moments and step count untouched. The update
+    repeats torch's single-tensor Adam op by op (lerp, mul+addcmul, sqrt/bc2 + eps, step_size * m /
+    denom), with the bias corrections computed per ticket on the device.
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params, self.lr, self.betas, self.eps = list(params), lr, betas, eps
+        self.K = len(self.params[0])
+        dev = self.params[0].device
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.steps = torch.zeros(self.K, dtype=torch.float64, device=dev)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, rows: torch.Tensor | None = None) -> None:
+        beta1, beta2 = self.betas
+        self.steps += 1 if rows is None else rows.to(self.steps.dtype)
+        t = self.steps.clamp(min=1)  # rows that never stepped: any finite value, discarded below
+        step_size = (self.lr / (1 - beta1 ** t)).float()
+        bc2_sqrt = torch.sqrt(1 - beta2 ** t).float()
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            g = p.grad if p.grad is not None else torch.zeros_like(p)
+            shape = (self.K,) + (1,) * (p.dim() - 1)
+            ss, bc2 = step_size.view(shape), bc2_sqrt.view(shape)
+            if rows is None:
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                denom = (v.sqrt() / bc2).add_(self.eps)
+                p.sub_(ss * m / denom)
+            else:
+                keep = rows.view(shape)
+                m_new = m.lerp(g, 1 - beta1)
+                v_new = (v * beta2).addcmul_(g, g, value=1 - beta2)
+                denom = (v_new.sqrt() / bc2).add_(self.eps)
+                p.copy_(torch.where(keep, p - ss * m_new / denom, p))
+                m.copy_(torch.where(keep, m_new, m))
+                v.copy_(torch.where(keep, v_new, v))
+
+
+# ---- training ------------------------------------------------------------------------------------
+def _epoch_plan(objectives: list[Objective], batch_size: int, seeds: list[int], device: torch.device):
+    """[(tickets, idx [G, b], targets [G, b])] per step of one epoch, moved to the device in ONE copy.
+    Step m groups the tickets that still have a batch m by that batch's size."""
+    per = [obj.epoch_batches(batch_size, s) for obj, s in zip(objectives, seeds)]
+    steps, flat_idx, flat_tgt = [], [], []
+    for m in range(max(len(b) for b in per)):
+        groups: dict[int, list[int]] = {}
+        for k, batches in enumerate(per):
+            if m < len(batches):
+                groups.setdefault(len(batches[m][0]), []).append(k)
+        for size, ks in groups.items():
+            steps.append((ks, size))
+            flat_idx += [per[k][m][0] for k in ks]
+            flat_tgt += [per[k][m][1].to(torch.float32) for k in ks]
+    idx = torch.cat(flat_idx).to(device, non_blocking=True)
+    tgt = torch.cat(flat_tgt).to(device, non_blocking=True)
+    K = len(objectives)
+    row_masks = torch.zeros(len(steps), K, dtype=torch.bool)
+    for i, (ks, _) in enumerate(steps):
+        row_masks[i, ks] = True
+    row_masks = row_masks.to(device, non_blocking=True)
+    sizes = [len(ks) * size for ks, size in steps]
+    out = []
+    for i, (ii, tt) in enumerate(zip(idx.split(sizes), tgt.split(sizes))):
+        ks, size = steps[i]
+        full = len(ks) == K
+        rows = torch.tensor(ks, device=device) if not full else None
+        out.append((rows, None if full else row_masks[i], ii.view(len(ks), size), tt.view(len(ks), size)))
+    return out
+
+
+def _losses(objectives: list[Objective], logits: torch.Tensor, tgt: torch.Tensor,
+            columns: torch.Tensor) -> torch.Tensor:
+    """Per-ticket mean loss [G] (the objective's own loss, one row per ticket)."""
+    G, b = tgt.shape
+    if objectives[0].kind == "binary":
+        sel = logits.gather(2, columns.view(G, 1, 1).expand(G, b, 1)).squeeze(2)
+        return F.binary_cross_entropy_with_logits(sel.float(), tgt, reduction="none").mean(1)
+    ce = F.cross_entropy(logits.reshape(G * b, -1).float(), tgt.reshape(-1).long(), reduction="none")
+    return ce.view(G, b).mean(1)
+
+
+def train_stack(model: TicketModel, st: TicketStack, objectives: list[Objective], x: torch.Tensor,
+                epochs: int, lr: float, batch_size: int, seeds: list[int], amp: bool = False) -> StackedAdam:
+    """Train the K tickets of `st` in place, ticket k on objectives[k] with seed seeds[k]; the math of
+    K calls of `rtl_sweep.training.train`. `x` lives on the training device already."""
+    kinds = {o.kind for o in objectives}
+    if len(kinds) != 1:
+        raise ValueError(f"vectorized tickets need one objective kind, got {sorted(kinds)}")
+    device = x.device
+    opt = StackedAdam(list(st.params.values()), lr)
+    all_columns = torch.tensor([o.column for o in objectives], device=device)
+    amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp and device.type == "cuda" \
+        else (lambda: torch.autocast("cpu", enabled=False))
+    model.module.train()
+    for epoch in range(epochs):
+        plan = _epoch_plan(objectives, batch_size, [derive_seed(s, "epoch", epoch) for s in seeds], device)
+        for rows, row_mask, idx, tgt in plan:
+            G, b = idx.shape
+            xb = x.index_select(0, idx.reshape(-1)).view(G, b, *x.shape[1:])
+            opt.zero_grad()
+            if rows is None:       # every ticket has a batch of this size: the stacked tensors as is
+                params, bufs, masks, cols = st.params, st.buffers, st.masks, all_columns
+            else:                  # a ragged end: only these tickets step
+                params = {n: p.index_select(0, rows) for n, p in st.params.items()}
+                bufs = {n: v.index_select(0, rows) for n, v in st.buffers.items()}
+                masks = {n: v.index_select(0, rows) for n, v in st.masks.items()}
+                cols = all_columns.index_select(0, rows)
+            with amp_ctx():
+                logits = batched_forward(model, params, bufs, masks, xb)
+            _losses(objectives, logits, tgt, cols).sum().backward()
+            if rows is not None:   # batch-norm running statistics of the tickets that stepped
+                for n, v in bufs.items():
+                    st.buffers[n].index_copy_(0, rows, v)
+            opt.step(row_mask)
+    return opt
+
+
+def train_tickets_vectorized(ctx: RunContext, loops: list[LoopId], level: int, masks: list[Mask],
+                             epochs: int, lr: float, batch_size: int, seeds: list[int],
+                             amp: bool = False) -> list[dict]:
+    """Train `loops` (same model, same rewind point, masks[i], their own objectives) together from
+    the rewind point; returns each loop's trained parameters (CPU), as `training.train` leaves them."""
+    st = _train_level(ctx, loops, masks, epochs, lr, batch_size, seeds, amp)
+    del level  # the level is in the seeds; kept in the signature to mirror tickets.run_level
+    return [st.ticket_params(i) for i in range(st.K)]
+
+
+def _train_level(ctx: RunContext, loops: list[LoopId], masks: list[Mask], epochs: int, lr: float,
+                 batch_size: int, seeds: list[int], amp: bool = False) -> TicketStack:
+    st = TicketStack.build(ctx.rewind_params, ctx.rewind_buffers, masks, ctx.device)
+    train_stack(ctx.model, st, [objective(ctx, lp) for lp in loops], ctx.x_train, epochs, lr,
+                batch_size, seeds, amp)
+    return st
+
+
+# ---- prediction ----------------------------------------------------------------------------------
+@torch.no_grad()
+def predict_logits_vectorized(model: TicketModel, params: dict, buffers: dict, masks: dict,
+                              x: torch.Tensor, shared: bool = False, chunk: int | None = None) -> list[torch.Tensor]:
+    """Each ticket's logits on all of `x` (CPU float, one tensor per ticket) in one vmapped pass per
+    chunk. params/buffers stacked [K, ...] (separate tickets) or, with shared=True, one set seen
+    through the K stacked masks (joint retraining). Masks: stacked float or bool tensors.
+    `chunk`: inputs per ticket per pass. Default 2048 on CUDA; 64 on CPU, where the grouped convs
+    of larger passes fall out of cache (measured: 10 tickets x 1000 MNIST images took 1.1 s at 64,
+    2.7 s at 204, against 0.9 s for 10 sequential passes)."""
+    masks = {n: m.to(device=x.device, dtype=torch.float32) for n, m in masks.items()}
+    K = len(next(iter(masks.values())))
+    chunk = chunk or (2048 if x.device.type == "cuda" else 64)
+    model.module.eval()
+    out = []
+    for i in range(0, len(x), chunk):
+        xb = x[i:i + chunk]
+        if not shared:
+            xb = xb.unsqueeze(0).expand(K, *xb.shape)
+        out.append(batched_forward(model, params, buffers, masks, xb, shared=shared))
+    model.module.train()
+    logits = torch.cat(out, dim=1).float().cpu()
+    return list(logits.unbind(0))
+
+
+def joint_logits_vectorized(ctx: RunContext, params: dict, bufs: dict, masks: list[Mask]) -> list[torch.Tensor]:
+    """`joint.joint_logits` in one vmapped pass: the shared weights through all K masks."""
+    return predict_logits_vectorized(ctx.model, {n: p.detach() for n, p in params.items()}, bufs,
+                                     stack(masks), ctx.x_test, shared=True)
+
+
+# ---- the run unit --------------------------------------------------------------------------------
+def run_tickets(ctx: RunContext, store: Store, level: int, amp: bool = False) -> float:
+    """Unit('tickets', level): every unfinished RTL ticket of `level` in one vectorized pass. Writes
+    the same files as K `tickets.run_level` calls (ckpt/rtl-k/L<level>.pt with the same keys, in
+    ticket order, plus each ticket's .time share); returns the seconds spent."""
+    t0 = time.perf_counter()
+    loops = [LoopId("rtl", k) for k in range(ctx.K) if not store.exists(LoopId("rtl", k).ckpt(level))]
+    if not loops:
+        return 0.0
+    cfg = ctx.cfg
+    masks = [level_mask(ctx, store, lp, level) for lp in loops]
+    seeds = [derive_seed(cfg.seed, str(lp), "level", level) for lp in loops]
+    st = _train_level(ctx, loops, masks, loop_epochs(ctx, loops[0]), cfg.prune.lr, cfg.prune.batch_size,
+                      seeds, amp)
+    logits = predict_logits_vectorized(ctx.model, st.params, st.buffers, st.masks, ctx.x_test)
+    share = (time.perf_counter() - t0) / len(loops)
+    for i, lp in enumerate(loops):
+        t1 = time.perf_counter()
+        out = {"mask": masks[i], "logits": logits[i]}
+        if level + 1 < ctx.levels:
+            out["next_mask"] = prune(masks[i], st.ticket_params(i), ctx.kept[level + 1], cfg.prune.ranking)
+        store.write_bytes(lp.ckpt(level), tensor_bytes(out))
+        store.write_text(lp.ckpt(level) + ".time", f"{share + time.perf_counter() - t1:.6f}")
+    return time.perf_counter() - t0
+
+
+__all__ = ["VECTORIZE", "StackedAdam", "TicketStack", "batched_forward", "joint_logits_vectorized",
+           "predict_logits_vectorized", "run_tickets", "stack", "train_stack",
+           "train_tickets_vectorized", "unstack", "use_vectorized"]
