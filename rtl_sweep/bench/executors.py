@@ -5,8 +5,8 @@ Ray actor vs the local loop on the same single ticket.
     rtl-sweep bench executors --executors-epochs 2 --executors-repeats 3
 
 Whole runs: the bundled default (mnist5k, 10 tickets, every baseline) CUT to
---executors-epochs epochs of pruning and of joint retraining and --executors-target sparsity
-(default 0.5: 2 levels, dense and 50%) so a run takes tens of seconds; each run goes to a fresh temporary output root, so nothing is skipped. Ray is
+--executors-epochs epochs of pruning and of joint retraining (default 3) and --executors-target
+sparsity (default 0.75: 3 levels) so a run takes under a minute; each run goes to a fresh temporary output root, so nothing is skipped. Ray is
 started once (loopback, this machine's cores) before the clock; the Ray side's time includes
 starting its actors. The local executor runs at torch's default thread count AND at 1 thread:
 HEADLINE = Ray / local at the default threads (what `rtl-sweep run` does); with neighbours' load
@@ -31,9 +31,11 @@ from rtl_sweep.bench.common import interleaved, ratio_of, row, threads
 
 
 def configure(p) -> None:
-    p.add_argument("--executors-epochs", type=int, default=1, help="epochs per level, whole runs (executors)")
-    p.add_argument("--executors-target", type=float, default=0.5,
-                   help="target sparsity of the whole runs: 0.5 = 2 levels (executors)")
+    # 3 levels of 3 + 3 epochs: long enough that Ray's fixed start-up (about 5 s: Ray, two actors
+    # importing torch) is a small share, short enough for the suite to finish in minutes.
+    p.add_argument("--executors-epochs", type=int, default=3, help="epochs per level, whole runs (executors)")
+    p.add_argument("--executors-target", type=float, default=0.75,
+                   help="target sparsity of the whole runs: 0.75 = 3 levels (executors)")
     p.add_argument("--executors-repeats", type=int, default=1, help="interleaved repeats of whole runs")
     p.add_argument("--executors-ticket-epochs", type=int, default=5,
                    help="epochs per level of the single-ticket comparison (executors)")
@@ -113,7 +115,8 @@ def run(args) -> list[dict]:
                 for u in units:
                     run_unit(ctx, store, u)
 
-        local()  # warm-up of this process (the warm actor already ran its imports)
+        local()  # warm-up of this process, and of the warm actor's kernels: both start warm
+        actor_warm()
         t = interleaved({"warm": actor_warm, "cold": actor_cold, "local": local}, args.repeats)
         ray.kill(warm, no_restart=True)
         shutil.rmtree(warm_dir, ignore_errors=True)
