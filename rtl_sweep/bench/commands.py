@@ -17,11 +17,11 @@ EXAMPLES = """benchmarks:
 {names}
 
 examples:
-  rtl-sweep bench                                  # all benchmarks (~5 min on 2 cores)
+  rtl-sweep bench                                  # all benchmarks (~8 min on 2 cores)
   rtl-sweep bench overhead --repeats 7             # one benchmark, more repeats
   rtl-sweep bench tickets --tickets-batch 8        # vectorized tickets at a small batch
   rtl-sweep bench executors --threads 1            # every local figure at one torch thread
-  rtl-sweep query "SELECT bench, figure, ratio FROM bench" rtl_runs/bench
+  rtl-sweep query rtl_runs/bench "SELECT bench, figure, ratio FROM bench"
 """
 
 
