@@ -94,18 +94,10 @@ def _mtimes(folder: Path) -> dict[str, int]:
     return {str(p): p.stat().st_mtime_ns for p in (folder / "ckpt").rglob("*") if p.is_file()}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread is as fast, and far faster when the 2 cores are shared
-    (2 threads spin-waiting on a busy machine made one run 14 s instead of 3 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, one_thread):
+def finished(tmp_path_factory):
     """One finished run of the ENGINE config: (run folder, Run, result, seconds of execute())."""
     root = tmp_path_factory.mktemp("root_a")
     run = Run(_cfg(), root)

@@ -16,13 +16,6 @@ K2 = ["partition.method=groups", "partition.groups=0,1,2,3,4;5,6,7,8,9", "model.
       "data.max_per_class=20", "joint.epochs=2", "joint.lr=0.01"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one intra-op thread is as fast, and far faster when the 2 cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -53,16 +53,8 @@ def _stand_in(path: Path, classes: int, per_class: int = 5) -> Path:
     return path
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny batches: one thread is as fast, and far faster on shared cores
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", sorted(PAPER))
-def test_paper_config_short_run(name, tmp_path, one_thread):
+def test_paper_config_short_run(name, tmp_path):
     K, _, classes = PAPER[name]
     data = _stand_in(tmp_path / "standin.npz", classes)
     cfg = RunConfig.load(RESOURCES / f"{name}.yaml", [
