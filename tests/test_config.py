@@ -167,3 +167,13 @@ def test_round_trip_through_dict_is_identity():
     cfg = RunConfig().with_overrides(["prune.fraction=0.3", "partition.method=kmeans", "partition.k=4"])
     again = RunConfig.from_dict(cfg.to_dict())
     assert again == cfg and again.hash() == cfg.hash()
+
+
+def test_readme_config_table_is_current():
+    """The README's config-keys table is generated from the dataclasses: it cannot drift."""
+    from pathlib import Path
+    from rtl_sweep.config import keys_markdown
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("<!-- config-keys")
+    table = readme[readme.index("\n", start) + 1:readme.index("<!-- /config-keys -->")]
+    assert table.strip() == keys_markdown().strip()

@@ -248,7 +248,7 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     from rtl_sweep.distributed.ray_init import init_ray
     # Tune saves its experiment state at most this often; short, so a killed driver loses little.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
-    import torch  # noqa: F401  (import torch in the driver first, before Ray starts threads)
+    import torch  # noqa: F401  (torch in the driver first, before Ray starts threads)
     init_ray(address)
     store = Store(sweep_dir)
     writer = TableWriter(spec, store, study_storage(sweep_dir), quiet)
@@ -256,7 +256,9 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
         from ray import tune
         tuner = tune.Tuner.restore(str(Path(sweep_dir, "tune")), trainable=_trainable(spec, sweep_dir),
                                    resume_unfinished=True, restart_errored=True)
-        # Restore brings the searcher (and its Optuna study) back; the callbacks are ours again.
+        # Restore brings the searcher (and its Optuna study) back, and unpickles the old command's
+        # run config, callbacks included; this command's writer (its --quiet, fresh timers)
+        # replaces them. Ray 2.58 offers no public setter for a restored Tuner's callbacks.
         tuner._local_tuner._run_config.callbacks = [writer] + _loggers()
     else:
         tuner = _tuner(spec, sweep_dir, [writer])
