@@ -16,7 +16,8 @@ import pyarrow as pa
 # (`prune_fraction`, `partition_k`, ...) by `config_columns`; they are not listed here.
 TABLES: dict[str, dict] = {
     "runs": {
-        "help": "one row per run: its identity, status and timing (plus every config value as a column)",
+        "help": "one row per invocation of a run (a resumed or repeated run has several: take the "
+                "latest finished_at): identity, status, timing, and every config value as a column",
         "columns": [
             ("run_id", pa.string(), "config hash: the run folder is <name>-<run_id>"),
             ("name", pa.string(), "the run's label"),
