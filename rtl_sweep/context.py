@@ -56,6 +56,17 @@ class RunContext:
     def levels(self) -> int:
         return len(self.kept)
 
+    def dense_per_copy(self) -> int:
+        """Dense weights one separately trained copy must keep. A one-vs-rest detector reads one
+        logit, so a copy needs one classifier row (and its bias), not all K of them."""
+        if self.cfg.protocol != "ovr":
+            return self.dense_params
+        head = getattr(self.model.module, "classifier", None)
+        if not isinstance(head, torch.nn.Linear):
+            return self.dense_params
+        row = head.in_features + (1 if head.bias is not None else 0)
+        return self.dense_params - (self.num_outputs - 1) * row
+
     def sparsity(self, level: int) -> float:
         return 1.0 - self.kept[level] / self.total_prunable
 

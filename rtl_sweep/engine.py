@@ -143,6 +143,11 @@ class Run:
                 "collapse_sparsity": self.collapse_sparsity}
 
     def finish(self, status: str, levels: int) -> None:
+        self.record_status(status, levels)
+        self.executor.close()
+
+    def record_status(self, status: str, levels: int) -> None:
+        """Write this invocation's `runs` row (and where its units ran, for the Ray executor)."""
         placements = getattr(self.executor, "placements", None)
         if placements:
             import json
@@ -152,13 +157,11 @@ class Run:
         row = {"run_id": self.cfg.hash(), "name": self.cfg.name, "status": status,
                "executor": getattr(self.executor, "name", "local"), "started_at": self.started,
                "finished_at": now, "wall_s": (now - self.started).total_seconds(), "levels": levels,
-               "k": self.ctx.K,
-               "collapse_sparsity": self.collapse_sparsity,
+               "k": self.ctx.K, "collapse_sparsity": self.collapse_sparsity,
                "trial_id": self.trial.get("trial_id"), "sweep": self.trial.get("sweep")}
         row.update(flat)
         stamp = now.strftime("%Y%m%dT%H%M%S%f")
         self.store.write_table(f"tables/runs/{stamp}.parquet", to_table("runs", [row], config_columns(flat)))
-        self.executor.close()
 
 
 def run(cfg: RunConfig | None = None, root: str = DEFAULT_ROOT, **kw) -> dict:

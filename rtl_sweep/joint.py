@@ -8,6 +8,11 @@ and each ticket k in turn, one optimizer step on the shared weights with ticket 
 batch m. Each ticket keeps its OWN Adam state: a shared state would carry momentum from other
 tickets into weights outside m_k, so ticket k's step would move weights it does not own.
 
+Batch norm (GhostNet): its weights are shared dense parameters like the classifier, and its running
+statistics are one set too, updated by every ticket's forward pass; each ticket is evaluated with
+those shared statistics. That is our reading of "batch-norm stays dense"; per-ticket statistics
+would be extra per-ticket state the paper does not describe. The small CNN and MLP have none.
+
 variant='summed' (a different algorithm, offered as a named option): per batch index, the K
 masked gradients are summed and one shared Adam step is taken.
 """

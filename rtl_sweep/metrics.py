@@ -41,9 +41,13 @@ def multiclass_scores(pred: np.ndarray, true: np.ndarray, num_classes: int) -> t
     return mean, per
 
 
-def param_counts(masks: list[Mask], dense_params: int, count: str) -> dict[str, int]:
+def param_counts(masks: list[Mask], dense_params: int, count: str,
+                 dense_per_copy: int | None = None) -> dict[str, int]:
     """Weights a method must store. 'union': K masks over ONE shared tensor (RTL after joint
-    retraining); 'sum': K separately trained copies; 'single': one model."""
+    retraining); 'sum': K separately trained copies, each storing `dense_per_copy` dense weights
+    (default: all of them); 'single': one model."""
+    if count == "sum" and dense_per_copy is not None:
+        dense_params = dense_per_copy
     if count == "union":
         prunable, copies = kept(union(masks)), 1
     elif count == "sum":

@@ -31,7 +31,7 @@ def _row(ctx, method, level, ticket, subset, scores, **extra) -> dict:
 
 
 def _method_rows(ctx, method, level, mean, per, masks, count, epochs, wall, sim=None) -> list[dict]:
-    pc = param_counts(masks, ctx.dense_params, count)
+    pc = param_counts(masks, ctx.dense_params, count, ctx.dense_per_copy())
     sparsity = 1.0 - float(np.mean([density(m) for m in masks]))
     usp = 1.0 - kept(union(masks)) / ctx.total_prunable
     common = dict(sparsity=sparsity, union_sparsity=usp, epochs=epochs, wall_s=wall, **pc)

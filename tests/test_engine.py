@@ -158,7 +158,11 @@ def test_parameter_counts_union_between_largest_ticket_and_sum(finished):
         assert max(kept(m) for m in masks) <= rtl["params_prunable"] <= sep["params_prunable"]
         assert sep["params_prunable"] == sum(kept(m) for m in masks)
         assert rtl["params_total"] == rtl["params_prunable"] + run.ctx.dense_params
-        assert sep["params_total"] == sep["params_prunable"] + run.ctx.K * run.ctx.dense_params
+        # each separate one-vs-rest copy keeps only its own classifier row (and bias)
+        head = run.ctx.model.module.classifier
+        per_copy = run.ctx.dense_params - (run.ctx.K - 1) * (head.in_features + 1)
+        assert run.ctx.dense_per_copy() == per_copy
+        assert sep["params_total"] == sep["params_prunable"] + run.ctx.K * per_copy
         if level >= 1:
             # the equal-parameter baseline stores exactly as many weights as RTL's mask union
             eq = agg[("imp_single_equal", level)]

@@ -88,6 +88,15 @@ def test_collapse_stopper_ends_a_collapsing_trial(ray_local, tmp_path):
     assert row["collapse_sparsity"] == pytest.approx(row["sparsity"]) and row["collapse_sparsity"] < 0.999
     levels_total = len(list((tmp_path / "sw" / "collapse" / "trials").glob("*/ckpt/rtl-0/L*.pt")))
     assert row["levels"] == levels_total  # it stopped at the level that fired: no further level ran
+    # stopped before its target sparsity: no objective value, PRUNED in the study, and its run
+    # folder says why it ended
+    assert row["objective"] is None or row["objective"] != row["objective"]
+    import optuna
+    study = optuna.load_study(study_name="collapse",
+                              storage=f"sqlite:///{tmp_path / 'sw' / 'collapse'}/study.db")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.PRUNED]
+    runs = pq.read_table(next((tmp_path / "sw" / "collapse" / "trials").iterdir()) / "tables" / "runs")
+    assert runs.column("status").to_pylist() == ["stopped_collapse"]
 
 
 def test_trial_keeps_going_when_nothing_collapses(ray_local, tmp_path):

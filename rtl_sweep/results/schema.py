@@ -48,7 +48,8 @@ TABLES: dict[str, dict] = {
             ("recall", pa.float64(), "one-vs-rest recall, averaged"),
             ("accuracy", pa.float64(), "multi-class accuracy (multiclass protocol), else null"),
             ("params_prunable", pa.int64(), "kept prunable weights the method must store (see params_count)"),
-            ("params_dense", pa.int64(), "non-prunable weights (biases, batch-norm, classifier), per copy"),
+            ("params_dense", pa.int64(), "non-prunable weights (biases, batch-norm, classifier) per copy; "
+                                         "a one-vs-rest copy (count = sum) keeps only its own classifier row"),
             ("params_total", pa.int64(), "params_prunable + params_dense x copies stored"),
             ("params_count", pa.string(), "union (one shared tensor: rtl) | sum (separate copies: "
                                           "imp_multiple, rtl_tickets) | single"),
@@ -90,7 +91,8 @@ TABLES: dict[str, dict] = {
             ("trial_id", pa.string(), "Tune trial id"),
             ("trial_number", pa.int64(), "Optuna trial number"),
             ("run_id", pa.string(), "config hash of the trial's run"),
-            ("status", pa.string(), "completed | stopped_collapse | failed"),
+            ("status", pa.string(), "completed | stopped_collapse (collapse stopper) | stopped_early "
+                                    "(ASHA) | failed"),
             ("levels", pa.int64(), "pruning levels the trial finished"),
             ("k", pa.int64(), "number of subsets (tickets) of the trial's partition"),
             ("sparsity", pa.float64(), "sparsity of the last finished level"),
@@ -99,7 +101,8 @@ TABLES: dict[str, dict] = {
             ("params_prunable", pa.int64(), "RTL union of masks at the last finished level"),
             ("mean_jaccard", pa.float64(), "mean mask Jaccard at the last finished level"),
             ("collapse_sparsity", pa.float64(), "sparsity where collapse was detected, else null"),
-            ("objective", pa.float64(), "the first objective's value"),
+            ("objective", pa.float64(), "the first objective's value at the target sparsity; null for "
+                                        "a trial that did not get there (stopped or failed)"),
             ("wall_s", pa.float64(), "trial wall time"),
             ("error", pa.string(), "error line of a failed trial, else null"),
         ],

@@ -9,6 +9,8 @@ lose or double-count a trial:
   completion must not be told again (Optuna refuses to update a finished trial);
 - a trial asked from the study after the last save is unknown to the restored searcher and would
   stay RUNNING forever while a new trial replaces it: the searcher adopts it instead of asking anew.
+It also records trials stopped before their target sparsity as PRUNED rather than telling Optuna
+the value of the level where they stopped.
 """
 
 from __future__ import annotations
@@ -52,4 +54,8 @@ class ResumableOptunaSearch(OptunaSearch):
         if self._finished(trial_id):
             self._completed_trials.add(trial_id)
             return
+        if result and result.get("level", -1) + 1 < result.get("levels_total", 0):
+            # Stopped before the target sparsity (collapse stopper, ASHA): its last value is not
+            # comparable with finished trials', so Optuna records it PRUNED, with no value.
+            result = None
         super().on_trial_complete(trial_id, result, error)

@@ -52,6 +52,7 @@ class Objective:
 @dataclass(frozen=True)
 class Resources:
     coordinator_cpus: float = 0.5   # bundle 0: the trial's coordinator (joint retraining runs here)
+    coordinator_gpus: float = 0.0   # ... and its GPU share; set it with ticket_gpus on GPU clusters
     ticket_cpus: float = 0.5        # each ticket actor's bundle
     ticket_gpus: float = 0.0        # a fraction of a GPU per ticket actor, or whole GPUs
     actors: int = 0                 # ticket actors per trial; 0 = one per ticket (the trial's K)
@@ -134,7 +135,7 @@ def parse_space(raw: dict, path: str = "<space>", overrides: dict | None = None)
     bad = set(res_raw) - {f.name for f in dataclasses.fields(Resources)}
     if bad:
         raise _fail(path, f"unknown resources key {sorted(bad)[0]!r}",
-                    "use coordinator_cpus, ticket_cpus, ticket_gpus, actors")
+                    "use coordinator_cpus, coordinator_gpus, ticket_cpus, ticket_gpus, actors")
     resources = Resources(**{k: type(getattr(Resources(), k))(v) for k, v in res_raw.items()})
     spec = SweepSpec(name=str(raw.get("name") or Path(path).stem), path=path, base=base, space=space,
                      objectives=objectives, sampler=sampler, seed=int(raw.get("seed", 0)),

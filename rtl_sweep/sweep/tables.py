@@ -19,6 +19,16 @@ def param_column(key: str) -> str:
     return "param_" + key.replace(".", "_")
 
 
+def trial_status(last: dict, error: str | None) -> str:
+    """failed, stopped_collapse (the stopper ended it), stopped_early (e.g. ASHA), or completed."""
+    if error:
+        return "failed"
+    ended_early = last.get("level", -1) + 1 < last.get("levels_total", 0)
+    if ended_early:
+        return "stopped_collapse" if last.get("collapse") else "stopped_early"
+    return "completed" if last else "failed"
+
+
 def trial_row(spec: SweepSpec, trial_id: str, params: dict, status: str, last: dict, best_bal: float,
               wall: float, error: str | None, number: int | None) -> dict:
     def num(key):
@@ -30,9 +40,12 @@ def trial_row(spec: SweepSpec, trial_id: str, params: dict, status: str, last: d
            "best_balanced_accuracy": None if math.isnan(best_bal) else best_bal,
            "params_prunable": int(last["params_prunable"]) if num("params_prunable") is not None else None,
            "mean_jaccard": num("mean_jaccard"), "collapse_sparsity": num("collapse_sparsity"),
-           "objective": num(spec.metrics[0]), "wall_s": wall, "error": error}
+           "objective": None, "wall_s": wall, "error": error}
+    # Objectives are the values at the target sparsity: a trial stopped before it has none (its
+    # last level is not comparable with a finished trial's), as Optuna records it PRUNED.
     for m in spec.metrics:
-        row["obj_" + m] = num(m)
+        row["obj_" + m] = num(m) if status == "completed" else None
+    row["objective"] = row["obj_" + spec.metrics[0]]
     for key in spec.space:
         row[param_column(key)] = params.get(key)
     return row

@@ -30,21 +30,32 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
     run = Run(cfg, f"{sweep_dir}/trials", executor=ray_executor(),
               trial={"trial_id": trial_id, "sweep": spec.name})
     collapse_sparsity = math.nan
+    stopper_on = bool(spec.stopper.get("collapse"))
+    min_level = int(spec.stopper.get("min_level", 0))
+    done, recorded = 0, False
     try:
         for rec in run.levels():
-            row = rec["rtl"]
+            row, done = rec["rtl"], rec["level"] + 1
             if row.get("collapse") and math.isnan(collapse_sparsity):
                 collapse_sparsity = row["sparsity"]
             metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan) for k in REPORTED}
             metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
-                           k=run.ctx.K, ticket_rounds=run.ctx.K * (rec["level"] + 1),
+                           k=run.ctx.K, ticket_rounds=run.ctx.K * done,
                            levels_total=run.ctx.levels, run_id=cfg.hash())
-            tune.report(metrics)
+            if stopper_on and row.get("collapse") and rec["level"] >= min_level and done < run.ctx.levels:
+                # The stopper will end this trial on this report (Tune then stops the process):
+                # record the run's status first, as a plain `rtl-sweep run` would.
+                run.record_status("stopped_collapse", done)
+                recorded = True
+            tune.report(metrics)  # when Tune stops the trial, this raises in the trial
         run.finish("completed", run.ctx.levels)
     except BaseException:
-        run.executor.close()
+        try:
+            if not recorded:
+                run.record_status("failed", done)
+        finally:
+            run.executor.close()
         raise
-
 
 def trial_resources(spec: SweepSpec, k_of: callable):
     """Placement-group bundles that follow each trial's own K and device settings."""
@@ -56,5 +67,8 @@ def trial_resources(spec: SweepSpec, k_of: callable):
         ticket = {"CPU": r.ticket_cpus}
         if r.ticket_gpus > 0:
             ticket["GPU"] = r.ticket_gpus
-        return tune.PlacementGroupFactory([{"CPU": r.coordinator_cpus}] + [ticket] * n)
+        coordinator = {"CPU": r.coordinator_cpus}
+        if r.coordinator_gpus > 0:  # joint retraining runs in the coordinator: give it a device too
+            coordinator["GPU"] = r.coordinator_gpus
+        return tune.PlacementGroupFactory([coordinator] + [ticket] * n)
     return bundles

@@ -27,7 +27,7 @@ from rtl_sweep.config import RunConfig
 from rtl_sweep.errors import ConfigError, ResultsError
 from rtl_sweep.results.store import Store
 from rtl_sweep.sweep.space import SweepSpec, load_space
-from rtl_sweep.sweep.tables import trial_row, write_pareto, write_trial
+from rtl_sweep.sweep.tables import trial_row, trial_status, write_pareto, write_trial
 
 
 # ---- K of a trial, for its placement group and for validation --------------------------------
@@ -113,17 +113,15 @@ class TableWriter:
                           f"  mean J {result['mean_jaccard']:.3f}{flag}", flush=True)
 
             def on_trial_complete(self, iteration, trials, trial, **info):
-                last = trial.last_result or {}
-                ended_early = last.get("level", 0) + 1 < last.get("levels_total", 0)
-                status = "stopped_collapse" if last.get("collapse") and ended_early else "completed"
-                self._write(trial, status, None)
+                self._write(trial, None)
 
             def on_trial_error(self, iteration, trials, trial, **info):
                 msg = str(getattr(trial, "error_msg", None) or "the trial raised an error").strip()
-                self._write(trial, "failed", msg.splitlines()[-1][:500] if msg else None)
+                self._write(trial, msg.splitlines()[-1][:500] if msg else "the trial raised an error")
 
-            def _write(self, trial, status: str, error: str | None):
+            def _write(self, trial, error: str | None):
                 last = dict(trial.last_result or {})
+                status = trial_status(last, error)
                 params = {k: trial.config.get(k) for k in self.spec.space}
                 wall = time.time() - self.started.get(trial.trial_id, time.time())
                 row = trial_row(self.spec, trial.trial_id, params, status, last,
@@ -183,7 +181,7 @@ def _tuner(spec: SweepSpec, sweep_dir: str, callbacks: list):
     scheduler = None
     if spec.scheduler == "asha":
         scheduler = ASHAScheduler(time_attr="level", metric=spec.metrics[0], mode=spec.modes[0],
-                                  max_t=64, grace_period=2, reduction_factor=2)
+                                  max_t=10_000, grace_period=2, reduction_factor=2)  # no cap: levels end runs
     tune_config = tune.TuneConfig(search_alg=search, scheduler=scheduler, num_samples=spec.samples,
                                   max_concurrent_trials=spec.max_concurrent)
     return tune.Tuner(_trainable(spec, sweep_dir), tune_config=tune_config,
@@ -255,7 +253,9 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     if resume:
         from ray import tune
         tuner = tune.Tuner.restore(str(Path(sweep_dir, "tune")), trainable=_trainable(spec, sweep_dir),
-                                   resume_unfinished=True, restart_errored=True)
+                                   resume_unfinished=True, restart_errored=False)
+        # Errored trials stay failed (recorded FAIL in the study): rerunning them under the same
+        # trial id could not update their finished Optuna trial.
         # Restore brings the searcher (and its Optuna study) back, and unpickles the old command's
         # run config, callbacks included; this command's writer (its --quiet, fresh timers)
         # replaces them. Ray 2.58 offers no public setter for a restored Tuner's callbacks.
@@ -268,8 +268,11 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     for r in missing:  # trials that finished while the driver was down: write their rows now
         t = r.metrics
         params = {k: r.config.get(k) for k in spec.space}
-        row = trial_row(spec, t["trial_id"], params, "completed", t, t.get("balanced_accuracy", math.nan),
-                        t.get("time_total_s", math.nan), None, _trial_number(study_storage(sweep_dir),
+        error = str(r.error).splitlines()[-1][:500] if r.error else None
+        best = float(r.metrics_dataframe["balanced_accuracy"].max()) \
+            if r.metrics_dataframe is not None and "balanced_accuracy" in r.metrics_dataframe else math.nan
+        row = trial_row(spec, t["trial_id"], params, trial_status(t, error), t, best,
+                        t.get("time_total_s", math.nan), error, _trial_number(study_storage(sweep_dir),
                                                                              spec.name, params))
         write_trial(store, spec, row)
     rows = _all_rows(store)
