@@ -70,16 +70,6 @@ def run_level(ctx: RunContext, store: Store, loop: LoopId, level: int) -> dict:
     return out
 
 
-def run_loop(ctx: RunContext, store: Store, loop: LoopId, progress=None) -> list[Mask]:
-    """All levels of one loop; returns the mask of each level."""
-    masks = []
-    for level in range(ctx.levels):
-        masks.append(run_level(ctx, store, loop, level)["mask"])
-        if progress:
-            progress(loop, level)
-    return masks
-
-
 def equal_params_level(ctx: RunContext, store: Store, level: int, keep: int) -> dict:
     """IMP single pruned to `keep` weights (RTL's mask union at `level`): take the single model's
     trained weights at the sparsest level that still keeps at least `keep`, prune them to `keep`,

@@ -15,8 +15,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import torch
-
 from rtl_sweep.context import RunContext, tensor_bytes, tensor_load
 from rtl_sweep.joint import joint_logits, joint_retrain
 from rtl_sweep.pruning import kept, union
@@ -107,6 +105,3 @@ def unit_wall(store: Store, unit: Unit) -> float:
 def load_unit(store: Store, unit: Unit) -> dict:
     return tensor_load(store.read_bytes(unit.ckpt()))
 
-
-def masks_equal(a: list, b: list) -> bool:
-    return all(torch.equal(x[n], y[n]) for x, y in zip(a, b) for n in x)

@@ -26,7 +26,7 @@ import yaml
 from rtl_sweep.config import RunConfig
 from rtl_sweep.errors import ConfigError, ResultsError
 from rtl_sweep.results.store import Store
-from rtl_sweep.sweep.space import SweepSpec, load_space
+from rtl_sweep.sweep.space import SweepSpec
 from rtl_sweep.sweep.tables import trial_row, trial_status, write_pareto, write_trial
 
 
@@ -318,6 +318,3 @@ def _fmt(v) -> str:
         return f"{v:,}"
     return str(v)
 
-
-def load_space_checked(path: str, overrides: dict) -> SweepSpec:
-    return load_space(path, overrides)
