@@ -215,17 +215,14 @@ def test_different_seed_gives_different_masks(finished, tmp_path):
 
 
 def test_rerun_in_same_root_skips_every_unit(finished):
-    folder, _, _, first_wall = finished
+    folder = finished[0]
     before = _mtimes(folder)
     log: list = []
     run = Run(_cfg(), folder.parent, executor=_recording(log))
-    t0 = time.perf_counter()
     result = run.execute()
-    wall = time.perf_counter() - t0
     assert result["status"] == "completed"
     assert log and all(seconds == 0.0 for _, seconds in log), [u for u, s in log if s]
     assert _mtimes(folder) == before                      # no checkpoint rewritten
-    assert wall < 0.5 * first_wall, (wall, first_wall)
     assert [r["status"] for r in _runs(folder)].count("completed") >= 2
 
 
