@@ -42,26 +42,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         if only is None or only == name:
-            mod = _load(module)
-            getattr(mod, "configure")(p, name)
+            importlib.import_module(module).configure(p, name)
     return parser
-
-
-def _load(module: str):
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("rtl_sweep"):
-            return _Missing(module)
-        raise
-
-
-class _Missing:
-    def __init__(self, module: str):
-        self.module = module
-
-    def configure(self, parser, name):
-        parser.set_defaults(_missing=self.module)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,9 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    if getattr(args, "_missing", None):
-        print(f"rtl-sweep: '{args.command}' is not available in this build", file=sys.stderr)
-        return 2
     debug = args.debug or os.environ.get("RTL_SWEEP_DEBUG") == "1"
     try:
         return int(args.handler(args) or 0)
