@@ -110,6 +110,12 @@ def submit_and_follow(home: Path, c: LocalCluster, space: Path, storage: Path, s
     return job_id, follow
 
 
+def tiny_space(tmp_path: Path) -> Path:
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    return space
+
+
 def one_error_line(result) -> str:
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
     assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -119,9 +125,7 @@ def one_error_line(result) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("cluster", [False], indirect=True)
 def test_submit_follow_query_and_unwritable_storage(cluster, tmp_path):
-    space = tmp_path / "tiny.yaml"
-    space.write_text(TINY_SPACE)
-    storage = tmp_path / "shared"
+    space, storage = tiny_space(tmp_path), tmp_path / "shared"
     job_id, follow = submit_and_follow(tmp_path, cluster, space, storage)
     assert follow.returncode == 0, follow.stderr + follow.stdout
     assert f"job {job_id}: SUCCEEDED" in follow.stdout
@@ -138,15 +142,13 @@ def test_submit_follow_query_and_unwritable_storage(cluster, tmp_path):
     assert bad.returncode == 2 and "FAILED" in bad.stdout and "Traceback" not in bad.stderr
     tail, last = bad.stderr.rstrip().rsplit("\n", 1)
     assert "last lines of the job's log" in tail and "Running entrypoint" in tail
-    assert last.startswith(f"error: job ") and "cannot write to --root" in last
+    assert last.startswith("error: job ") and "cannot write to --root" in last
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cluster", [True], indirect=True)
 def test_token_auth_submit_needs_the_right_token(cluster, tmp_path):
-    space = tmp_path / "tiny.yaml"
-    space.write_text(TINY_SPACE)
-    storage = tmp_path / "shared"
+    space, storage = tiny_space(tmp_path), tmp_path / "shared"
     token = cluster.token_file.read_text().strip()
     assert oct(cluster.token_file.stat().st_mode & 0o777) == "0o600"
 
