@@ -87,6 +87,9 @@ class SignalConfig:
     window: int = _f(2, "how many previous round-to-round changes define the recent trend")
     threshold: float = _f(0.5, "fire when a change departs from the trend by more than this "
                                "(log units for relative signals, Jaccard units for global)")
+    dead_tickets: bool = _f(True, "also fire when a ticket that gave more than one answer over its "
+                                  "test inputs now gives one answer to all of them (predictions "
+                                  "only, no labels)")
 
 
 @dataclass(frozen=True)

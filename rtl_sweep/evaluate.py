@@ -33,6 +33,21 @@ def score_tickets(ctx: RunContext, logits: list[torch.Tensor]) -> tuple[dict, li
     return mean, per
 
 
+def ticket_alive(ctx: RunContext, logits: list[torch.Tensor]) -> list[bool]:
+    """Whether each ticket still tells its inputs apart: it gives more than one answer over the test
+    inputs it answers for (one-vs-rest: its yes/no on every input; multiclass: its argmax on the
+    inputs routed to it). Label-free: predictions only, no label is read."""
+    test_ids = np.asarray(ctx.partition.test_ids)
+    alive = []
+    for k, lg in enumerate(logits):
+        if ctx.cfg.protocol == "ovr":
+            answers = (lg[:, k] > 0).numpy()
+        else:
+            answers = lg.argmax(1).numpy()[test_ids == k]
+        alive.append(len(np.unique(answers)) > 1)
+    return alive
+
+
 def score_single(ctx: RunContext, logits: torch.Tensor) -> tuple[dict, list[dict]]:
     pred = logits.argmax(1).numpy()
     if ctx.cfg.protocol == "ovr":

@@ -221,8 +221,14 @@ def test_readme_queries(runs, sweep, capsys):
     rtl = [r["sparsity"] for r in rows if r["method"] == "rtl"]
     assert rtl == sorted(rtl) and rtl[0] == 0 and rtl[-1] > 0.8
     rc, out, _ = cli(capsys, "query", sweep, COLLAPSE_BEGAN, "-f", "json")
-    (row,) = json.loads(out)
-    assert rc == 0 and row["level"] == 2 and 0.7 < row["collapse_sparsity"] < 0.8
+    got = {r["run_id"]: (r["level"], r["collapse_sparsity"]) for r in json.loads(out)}
+    # the same answer computed without SQL, from the same files
+    rounds = read_table(str(sweep), "rounds").to_pandas()
+    fired = rounds[rounds.collapse.fillna(False).astype(bool) & (rounds.method == "rtl")]
+    want = {rid: (int(g.level.min()), float(g.sparsity.min())) for rid, g in fired.groupby("run_id")}
+    assert rc == 0 and set(got) == set(want) and "0123456789ab" in got
+    assert all(got[k][0] == want[k][0] and got[k][1] == pytest.approx(want[k][1]) for k in want)
+    assert got["0123456789ab"][0] <= 2         # the trial marked as collapsed from level 2 on
 
 
 @pytest.mark.parametrize("sql, words", [

@@ -60,6 +60,11 @@ TABLES: dict[str, dict] = {
                                              "layers); compare mean_jaccard with it"),
             ("signal", pa.float64(), "the value the collapse detector watches"),
             ("collapse", pa.bool_(), "the collapse detector fired at this level"),
+            ("collapse_cause", pa.string(), "what fired: jaccard (abrupt change of the watched signal) | "
+                                            "dead_ticket (a ticket now gives one answer to every "
+                                            "input) | both joined by '+'; null when nothing fired"),
+            ("dead_tickets", pa.int64(), "tickets giving one answer to every test input (run row: how "
+                                         "many; ticket row: 1 or 0); null for single models"),
             ("epochs", pa.int64(), "training epochs behind this row (exposure)"),
             ("wall_s", pa.float64(), "seconds spent computing this row's stage"),
         ],

@@ -64,8 +64,12 @@ def format_run(rounds: list[dict]) -> str:
     collapsed = [r for r in agg if r["method"] in ("rtl", "rtl_tickets") and r.get("collapse")]
     if collapsed:
         first = min(collapsed, key=lambda r: r["level"])
+        cause = {"jaccard": "abrupt change of the similarity signal",
+                 "dead_ticket": "a ticket gives one answer to every input"}
+        why = " and ".join(cause.get(c, c) for c in (first.get("collapse_cause") or "").split("+") if c)
         out += ["", f"Collapse detector fired first at level {first['level']} "
-                    f"(sparsity {first['sparsity']:.3f}, signal {first['signal']:.3f})."]
+                    f"(sparsity {first['sparsity']:.3f}, signal {first['signal']:.3f}"
+                    + (f"; {why}" if why else "") + ")."]
     else:
-        out += ["", "Collapse detector: no abrupt change of the similarity signal."]
+        out += ["", "Collapse detector: no abrupt change of the similarity signal, no ticket died."]
     return "\n".join(out)

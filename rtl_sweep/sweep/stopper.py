@@ -2,8 +2,9 @@
 
     python -c "from rtl_sweep.sweep.stopper import CollapseStopper; s = CollapseStopper(); print(s('t', {'collapse': 1.0, 'sparsity': 0.98}))"
 
-The detector itself lives in the run (`rtl_sweep.similarity.CollapseDetector`): it sees only masks,
-so stopping needs no labels. The stopper reads the reported flag and remembers where it fired.
+The detector itself lives in the run (`rtl_sweep.records.SignalTracker`): it sees the masks and the
+tickets' answers, never a label, so stopping needs no labels. The stopper reads the reported flag
+and remembers where it fired.
 """
 
 from __future__ import annotations

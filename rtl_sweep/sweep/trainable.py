@@ -17,7 +17,7 @@ from ray import tune
 from rtl_sweep.sweep.space import Resources, SweepSpec
 
 REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
-            "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal")
+            "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal", "dead_tickets")
 
 
 def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
