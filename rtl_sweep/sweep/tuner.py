@@ -156,10 +156,11 @@ def _trainable(spec: SweepSpec, sweep_dir: str):
 
 def _run_config(spec: SweepSpec, sweep_dir: str, callbacks: list):
     from ray import tune
+    from rtl_sweep.sweep.atomic_fs import atomic_local_fs
     from rtl_sweep.sweep.stopper import CollapseStopper
     stop = CollapseStopper(int(spec.stopper.get("min_level", 0))) if spec.stopper.get("collapse") else None
     return tune.RunConfig(name="tune", storage_path=str(Path(sweep_dir).absolute()), stop=stop,
-                          callbacks=callbacks + _loggers(), verbose=0,
+                          storage_filesystem=atomic_local_fs(), callbacks=callbacks + _loggers(), verbose=0,
                           failure_config=tune.FailureConfig(max_failures=1))
 
 
@@ -252,8 +253,10 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     writer = TableWriter(spec, store, study_storage(sweep_dir), quiet)
     if resume:
         from ray import tune
-        tuner = tune.Tuner.restore(str(Path(sweep_dir, "tune")), trainable=_trainable(spec, sweep_dir),
-                                   resume_unfinished=True, restart_errored=False)
+        from rtl_sweep.sweep.atomic_fs import atomic_local_fs
+        tuner = tune.Tuner.restore(str(Path(sweep_dir, "tune").absolute()),
+                                   trainable=_trainable(spec, sweep_dir), resume_unfinished=True,
+                                   restart_errored=False, storage_filesystem=atomic_local_fs())
         # Errored trials stay failed (recorded FAIL in the study): rerunning them under the same
         # trial id could not update their finished Optuna trial.
         # Restore brings the searcher (and its Optuna study) back, and unpickles the old command's
