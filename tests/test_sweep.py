@@ -156,6 +156,19 @@ def test_search_space_errors_are_one_line(tmp_path, capsys, change, message):
         assert "prune.fraction" in err  # the nearest valid key is named
 
 
+def test_resume_of_a_sweep_killed_before_tune_started(ray_local, tmp_path):
+    """Killed between writing sweep.yaml and Tune's first save (a few seconds: Ray starting):
+    neither `sweep` (the folder exists) nor a restore can go on, so resume runs the whole sweep."""
+    from rtl_sweep.sweep.space import load_space
+    from rtl_sweep.sweep.tuner import prepare
+    space = write_space(tmp_path, "early", samples=2, base={"prune.target_sparsity": 0.75})
+    _, sweep = prepare(load_space(space), str(tmp_path / "sw"), None)
+    assert not (Path(sweep) / "tune").exists()
+    assert main(["resume", sweep, "-q"]) == 0
+    t = trials(Path(sweep))
+    assert len(t) == 2 and t.trial_id.is_unique and set(t.status) == {"completed"}
+
+
 def test_resume_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert main(["resume", str(tmp_path)]) == 2
     assert "is not a sweep folder" in capsys.readouterr().err

@@ -233,8 +233,8 @@ def _spec_record(spec: SweepSpec) -> dict:
 
 def load_sweep(sweep_dir: str) -> SweepSpec:
     p = Path(sweep_dir)
-    if not (p / "sweep.yaml").is_file() or not (p / "tune").is_dir():
-        raise ResultsError(f"{sweep_dir} is not a sweep folder (no sweep.yaml and tune/)",
+    if not (p / "sweep.yaml").is_file():
+        raise ResultsError(f"{sweep_dir} is not a sweep folder (no sweep.yaml)",
                            "pass the folder `rtl-sweep sweep` created, e.g. sweeps/default")
     raw = yaml.safe_load((p / "sweep.yaml").read_text())
     raw.pop("source", None)
@@ -251,11 +251,15 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     init_ray(address)
     store = Store(sweep_dir)
     writer = TableWriter(spec, store, study_storage(sweep_dir), quiet)
+    from ray import tune
+    from rtl_sweep.sweep.atomic_fs import atomic_local_fs
+    tune_dir = str(Path(sweep_dir, "tune").absolute())
+    if resume and not tune.Tuner.can_restore(tune_dir, storage_filesystem=atomic_local_fs()):
+        # Killed before Tune saved anything (it starts a few seconds after sweep.yaml is written):
+        # no trial ran, so the sweep starts; a trial already asked from the study is adopted.
+        resume = False
     if resume:
-        from ray import tune
-        from rtl_sweep.sweep.atomic_fs import atomic_local_fs
-        tuner = tune.Tuner.restore(str(Path(sweep_dir, "tune").absolute()),
-                                   trainable=_trainable(spec, sweep_dir), resume_unfinished=True,
+        tuner = tune.Tuner.restore(tune_dir, trainable=_trainable(spec, sweep_dir), resume_unfinished=True,
                                    restart_errored=False, storage_filesystem=atomic_local_fs())
         # Errored trials stay failed (recorded FAIL in the study): rerunning them under the same
         # trial id could not update their finished Optuna trial.
