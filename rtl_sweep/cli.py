@@ -49,7 +49,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = next((a for a in argv if not a.startswith("-")), None)
-    parser = build_parser(only=name if name in COMMANDS else None)
+    # No command (or an unknown one): --help and argparse's error need only the names, not the
+    # command modules, whose configure() would import torch (`bench` loads every benchmark).
+    parser = build_parser(only=name if name in COMMANDS else "")
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

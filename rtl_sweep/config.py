@@ -169,7 +169,7 @@ class RunConfig:
         if p.epochs < 1 or p.batch_size < 2:
             raise ConfigError("prune.epochs must be >= 1 and prune.batch_size >= 2",
                               "raise them")
-        if p.vectorize not in ("off", "on", "auto"):
+        if p.vectorize not in VECTORIZE:
             raise ConfigError(f"prune.vectorize={p.vectorize!r} is unknown", "use off, on or auto")
         if p.rewind_step < 0:
             raise ConfigError("prune.rewind_step must be >= 0", "use 0 for the init")
@@ -196,6 +196,7 @@ class RunConfig:
 
 
 BASELINES = ("imp_single", "imp_multiple", "imp_single_equal")
+VECTORIZE = ("off", "on", "auto")
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -58,7 +58,6 @@ class RunContext:
     x_train: torch.Tensor        # on device, moved once
     x_test: torch.Tensor
     num_outputs: int
-    extras: dict = field(default_factory=dict)
 
     @property
     def K(self) -> int:
@@ -85,7 +84,7 @@ class RunContext:
     # ---- objectives: what each model learns ----------------------------------------------
     def ticket_objective(self, k: int) -> Objective:
         ids = torch.as_tensor(self.partition.train_ids)
-        pos = torch.nonzero(ids == k).flatten()
+        pos = torch.from_numpy(self.partition.indices(k))
         if self.cfg.protocol == "ovr":
             return Objective("binary", pos, torch.nonzero(ids != k).flatten(), column=k)
         return Objective("ce", pos, targets=self.data.y_train)

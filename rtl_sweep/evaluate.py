@@ -54,4 +54,5 @@ def score_single(ctx: RunContext, logits: torch.Tensor) -> tuple[dict, list[dict
         test_ids = np.asarray(ctx.partition.test_ids)
         member = np.stack([pred == k for k in range(ctx.K)])
         return one_vs_rest(member, test_ids)
-    return multiclass_scores(pred, ctx.data.y_test.numpy(), ctx.data.num_classes)
+    mean, _ = multiclass_scores(pred, ctx.data.y_test.numpy(), ctx.data.num_classes)
+    return mean, []  # per-class entries are not per-subset rows: a single model has none here

@@ -16,7 +16,7 @@ from rtl_sweep.pruning import density, kept, union
 from rtl_sweep.results.store import Store
 from rtl_sweep.similarity import ALL, CollapseDetector, jaccard_matrices, summary, ticket_means
 from rtl_sweep.tickets import LoopId, loop_epochs
-from rtl_sweep.units import Unit, load_unit, rtl_masks, unit_wall
+from rtl_sweep.units import Unit, load_unit, unit_wall
 
 METRICS = ("balanced_accuracy", "precision", "recall", "accuracy")
 
@@ -44,19 +44,12 @@ def _method_rows(ctx, method, level, mean, per, masks, count, epochs, wall, sim=
                  collapse_cause=sim.get("collapse_cause") if sim else None,
                  dead_tickets=sum(dead) if dead is not None else None)]
     tmeans = sim.get("ticket_means") if sim else None
-    for k, scores in enumerate(per if len(per) == ctx.K else []):  # per-class rows are not per-ticket
+    for k, scores in enumerate(per):
         rows.append(_row(ctx, method, level, k, ctx.partition.names[k], scores, sparsity=sparsity,
                          union_sparsity=usp, epochs=epochs,
                          mean_jaccard=float(tmeans[k]) if tmeans is not None else None,
                          dead_tickets=int(dead[k]) if dead is not None else None))
     return rows
-
-
-def _single_per(ctx: RunContext, mean: dict, per: list[dict]) -> tuple[dict, list[dict]]:
-    """A single model's per-subset rows. Fix: under multiclass, score_single's `per` holds one entry
-    per CLASS, not per subset; with K == C (e.g. kmeans k=10 on 10 classes) _method_rows wrote class
-    c's scores as ticket/subset c. Per-ticket rows of a single model exist only under ovr."""
-    return mean, (per if ctx.cfg.protocol == "ovr" else [])
 
 
 def similarity_rows(ctx: RunContext, level: int, mats: dict, sparsity: float) -> list[dict]:
@@ -120,11 +113,11 @@ def level_rows(ctx: RunContext, store: Store, level: int, tracker: SignalTracker
     sim_rows: list[dict] = []
     cfg, K = ctx.cfg, ctx.K
     if level < ctx.levels:
-        masks = rtl_masks(ctx, store, level)
+        tickets = [load_unit(store, Unit("loop", level, "rtl", k)) for k in range(K)]
+        masks = [t["mask"] for t in tickets]  # the mask each ticket trained under at this level
         mats = jaccard_matrices(masks)
         sp = 1.0 - float(np.mean([density(m) for m in masks]))
         sim_rows = similarity_rows(ctx, level, mats, sp)
-        tickets = [load_unit(store, Unit("loop", level, "rtl", k)) for k in range(K)]
         twall = sum(unit_wall(store, Unit("loop", level, "rtl", k)) for k in range(K))
         t_alive = ticket_alive(ctx, [t["logits"] for t in tickets])
         joint = load_unit(store, Unit("joint", level)) if cfg.joint.epochs > 0 else None
@@ -152,14 +145,14 @@ def level_rows(ctx: RunContext, store: Store, level: int, tracker: SignalTracker
         if "imp_single" in cfg.baselines:
             u = Unit("loop", level, "imp_single")
             o = load_unit(store, u)
-            mean, per = _single_per(ctx, *score_single(ctx, o["logits"]))
+            mean, per = score_single(ctx, o["logits"])
             rounds += _method_rows(ctx, "imp_single", level, mean, per, [o["mask"]], "single",
                                    loop_epochs(ctx, LoopId("imp_single")), unit_wall(store, u))
     eq = level - 1
     if "imp_single_equal" in cfg.baselines and 1 <= eq < ctx.levels:
         u = Unit("equal", eq)
         o = load_unit(store, u)
-        mean, per = _single_per(ctx, *score_single(ctx, o["logits"]))
+        mean, per = score_single(ctx, o["logits"])
         rounds += _method_rows(ctx, "imp_single_equal", eq, mean, per, [o["mask"]], "single",
                                loop_epochs(ctx, LoopId("imp_single")), unit_wall(store, u))
     return rounds, sim_rows

@@ -52,10 +52,8 @@ def load_level(store: Store, loop: LoopId, level: int) -> dict:
     return tensor_load(store.read_bytes(loop.ckpt(level)))
 
 
-def run_level(ctx: RunContext, store: Store, loop: LoopId, level: int) -> dict:
-    """Train level `level` of `loop` unless its checkpoint exists; return the checkpoint."""
-    if store.exists(loop.ckpt(level)):
-        return load_level(store, loop, level)
+def run_level(ctx: RunContext, store: Store, loop: LoopId, level: int) -> None:
+    """Train level `level` of `loop` and write its checkpoint (units.run_unit skips finished ones)."""
     mask = level_mask(ctx, store, loop, level)
     params, bufs = new_state(rewind(ctx.rewind_params, mask), ctx.rewind_buffers, ctx.device)
     train(ctx.model, params, bufs, mask, objective(ctx, loop), ctx.x_train, loop_epochs(ctx, loop),
@@ -67,16 +65,12 @@ def run_level(ctx: RunContext, store: Store, loop: LoopId, level: int) -> dict:
     if loop.kind == "imp_single":
         out["trained"] = trained  # the equal-parameter baseline prunes from these weights
     store.write_bytes(loop.ckpt(level), tensor_bytes(out))
-    return out
 
 
-def equal_params_level(ctx: RunContext, store: Store, level: int, keep: int) -> dict:
-    """IMP single pruned to `keep` weights (RTL's mask union at `level`): take the single model's
-    trained weights at the sparsest level that still keeps at least `keep`, prune them to `keep`,
-    rewind and retrain with the same exposure."""
-    rel = f"ckpt/imp_single_equal/L{level}.pt"
-    if store.exists(rel):
-        return tensor_load(store.read_bytes(rel))
+def equal_params_level(ctx: RunContext, store: Store, level: int, keep: int, rel: str) -> None:
+    """IMP single pruned to `keep` weights (RTL's mask union at `level`), written to `rel`: take the
+    single model's trained weights at the sparsest level that still keeps at least `keep`, prune
+    them to `keep`, rewind and retrain with the same exposure."""
     single = LoopId("imp_single")
     src = max(i for i in range(ctx.levels) if ctx.kept[i] >= keep)
     ck = load_level(store, single, src)
@@ -87,4 +81,3 @@ def equal_params_level(ctx: RunContext, store: Store, level: int, keep: int) -> 
     out = {"mask": mask, "logits": predict_logits(ctx.model, params, bufs, mask, ctx.x_test),
            "source_level": torch.tensor(src)}
     store.write_bytes(rel, tensor_bytes(out))
-    return out

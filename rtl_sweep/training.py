@@ -108,14 +108,13 @@ def train(model: TicketModel, params: dict, buffers: dict, mask: Mask | None, ob
 
 
 def step(model: TicketModel, params: dict, buffers: dict, fmask: dict | None, objective: Objective,
-         x: torch.Tensor, idx: torch.Tensor, tgt: torch.Tensor, opt: torch.optim.Optimizer) -> float:
+         x: torch.Tensor, idx: torch.Tensor, tgt: torch.Tensor, opt: torch.optim.Optimizer) -> None:
     device = x.device
     xb = x.index_select(0, idx.to(device))
     opt.zero_grad(set_to_none=True)
     loss = objective.loss(model.forward(params, buffers, fmask, xb), tgt.to(device))
     loss.backward()
-    opt.step()
-    return float(loss.detach())
+    opt.step()  # no float(loss): on a GPU it would wait for the device on every step
 
 
 @torch.no_grad()

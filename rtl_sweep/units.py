@@ -89,7 +89,7 @@ def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
                "buffers": {n: b.cpu() for n, b in bufs.items()}}
         store.write_bytes(unit.ckpt(), tensor_bytes(out))
     elif unit.kind == "equal":
-        equal_params_level(ctx, store, unit.level, kept(union(rtl_masks(ctx, store, unit.level))))
+        equal_params_level(ctx, store, unit.level, kept(union(rtl_masks(ctx, store, unit.level))), unit.ckpt())
     else:
         raise ValueError(unit.kind)
     wall = time.perf_counter() - t0

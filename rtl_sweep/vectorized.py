@@ -43,9 +43,6 @@ from rtl_sweep.results.store import Store
 from rtl_sweep.tickets import LoopId, level_mask, loop_epochs, objective
 from rtl_sweep.training import Objective, TicketModel, derive_seed
 
-VECTORIZE = ("off", "on", "auto")
-
-
 def use_vectorized(ctx: RunContext) -> bool:
     """prune.vectorize resolved for this run: 'auto' is on for CUDA only. On 2 CPU cores the batched
     pass measured slower than the sequential loop at batch 64 (`rtl-sweep bench tickets`)."""
@@ -56,11 +53,6 @@ def use_vectorized(ctx: RunContext) -> bool:
 # ---- stacking ------------------------------------------------------------------------------------
 def stack(dicts: list[dict]) -> dict[str, torch.Tensor]:
     return {n: torch.stack([d[n] for d in dicts]) for n in dicts[0]}
-
-
-def unstack(stacked: dict[str, torch.Tensor]) -> list[dict]:
-    K = len(next(iter(stacked.values())))
-    return [{n: t[k] for n, t in stacked.items()} for k in range(K)]
 
 
 @dataclass
@@ -86,9 +78,6 @@ class TicketStack:
 
     def ticket_params(self, k: int) -> dict[str, torch.Tensor]:
         return {n: p[k].detach().cpu().clone() for n, p in self.params.items()}
-
-    def ticket_buffers(self, k: int) -> dict[str, torch.Tensor]:
-        return {n: b[k].detach().cpu().clone() for n, b in self.buffers.items()}
 
 
 def batched_forward(model: TicketModel, params: dict, buffers: dict, masks: dict, x: torch.Tensor,
@@ -301,6 +290,6 @@ def run_tickets(ctx: RunContext, store: Store, level: int, amp: bool = False) ->
     return time.perf_counter() - t0
 
 
-__all__ = ["VECTORIZE", "StackedAdam", "TicketStack", "batched_forward", "joint_logits_vectorized",
+__all__ = ["StackedAdam", "TicketStack", "batched_forward", "joint_logits_vectorized",
            "predict_logits_vectorized", "run_tickets", "stack", "train_stack",
-           "train_tickets_vectorized", "unstack", "use_vectorized"]
+           "train_tickets_vectorized", "use_vectorized"]

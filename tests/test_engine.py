@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -98,13 +97,10 @@ def _mtimes(folder: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """One finished run of the ENGINE config: (run folder, Run, result, seconds of execute())."""
+    """One finished run of the ENGINE config: (run folder, Run, result)."""
     root = tmp_path_factory.mktemp("root_a")
     run = Run(_cfg(), root)
-    t0 = time.perf_counter()
-    result = run.execute()
-    wall = time.perf_counter() - t0
-    return Path(run.store.root), run, result, wall
+    return Path(run.store.root), run, run.execute()
 
 
 def _cli(argv: list[str]) -> tuple[int, str, str]:
@@ -128,7 +124,7 @@ def cli_run(tmp_path_factory):
 
 # ---- one run -----------------------------------------------------------------------------------
 def test_run_completes_with_every_method_above_chance(finished):
-    folder, run, result, _ = finished
+    folder, run, result = finished
     assert result["status"] == "completed" and run.ctx.levels == 3 and run.ctx.K == 10
     assert [r["level"] for r in result["records"]] == [0, 1, 2]
     assert (folder / "config.yaml").exists()
@@ -147,7 +143,7 @@ def test_run_completes_with_every_method_above_chance(finished):
 
 
 def test_parameter_counts_union_between_largest_ticket_and_sum(finished):
-    folder, run, _, _ = finished
+    folder, run, _ = finished
     agg = {(r["method"], r["level"]): r for r in _rounds(folder) if r["ticket"] == -1}
     ck = _ckpts(folder)
     for level in range(run.ctx.levels):
@@ -172,7 +168,7 @@ def test_parameter_counts_union_between_largest_ticket_and_sum(finished):
 
 
 def test_sparsities_follow_the_schedule(finished):
-    folder, run, _, _ = finished
+    folder, run, _ = finished
     ctx = run.ctx
     assert ctx.kept == [ctx.total_prunable, round(ctx.total_prunable / 2), round(ctx.total_prunable / 4)]
     ck = _ckpts(folder)
@@ -202,7 +198,7 @@ def test_same_seed_in_another_root_gives_identical_masks(finished, cli_run):
 
 
 def test_different_seed_gives_different_masks(finished, tmp_path):
-    folder_a, run_a, _, _ = finished
+    folder_a, run_a, _ = finished
     run = Run(_cfg("seed=1"), tmp_path)
     run.execute()
     other = Path(run.store.root)
@@ -234,7 +230,7 @@ def test_stop_callback_ends_the_run_between_levels(finished):
 
 # ---- crash and resume --------------------------------------------------------------------------
 def test_deleted_last_level_checkpoints_are_recomputed_identically(finished, tmp_path):
-    folder_a, run_a, _, _ = finished
+    folder_a, run_a, _ = finished
     copy = tmp_path / folder_a.name
     shutil.copytree(folder_a, copy)
     last = run_a.ctx.levels - 1

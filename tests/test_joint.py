@@ -115,6 +115,7 @@ def test_each_step_stays_inside_its_mask_with_overlapping_masks(ctx):
     rec = StepRecorder(ctx.model, masks)
     params, _ = joint_retrain(dataclasses.replace(_with(ctx, "joint.epochs=1"), model=rec), masks, 1)
     rec.close(params)
+    assert {k for k, _ in rec.steps} == {0, 1}, "both tickets must have taken steps"
     for k, changed in rec.steps:
         assert not any(bool((changed[n] & ~masks[k][n]).any()) for n in ctx.model.prunable)
 

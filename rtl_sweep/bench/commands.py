@@ -83,8 +83,10 @@ def _complete(r: dict, name: str) -> dict:
     from rtl_sweep.bench.common import machine, versions
     r = dict(r)
     r.setdefault("bench", name)
-    r.setdefault("machine", machine())
-    r.setdefault("versions", versions())
+    if "machine" not in r:  # not setdefault: that would compute both for every row
+        r["machine"] = machine()
+    if "versions" not in r:
+        r["versions"] = versions()
     r.setdefault("measured_at", dt.datetime.now(dt.timezone.utc))
     r.setdefault("goal", None)
     for key in ("numerator_s", "denominator_s"):

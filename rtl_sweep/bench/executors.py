@@ -41,12 +41,6 @@ def configure(p) -> None:
                    help="epochs per level of the single-ticket comparison (executors)")
 
 
-def cfg_levels(cfg) -> list[int]:
-    from rtl_sweep.pruning import kept_schedule
-    p = cfg.prune
-    return kept_schedule(105104, p.mode, p.fraction, p.count, p.target_sparsity)  # the default CNN
-
-
 def run(args) -> list[dict]:
     import ray
 
@@ -78,7 +72,7 @@ def run(args) -> list[dict]:
     t = interleaved({"ray": whole("ray"), "local_default": whole("local"),
                      "local_1": whole("local", 1)}, args.executors_repeats)
     base = {"config": "bundled default", "cut": f"prune.epochs={E} joint.epochs={E} "
-            f"prune.target_sparsity={args.executors_target} ({len(cfg_levels(cfg))} levels)", "K": 10, "baselines": list(cfg.baselines),
+            f"prune.target_sparsity={args.executors_target} ({build_context(cfg, 'cpu').levels} levels)", "K": 10, "baselines": list(cfg.baselines),
             "cores": cores, "ray_actors": cores, "cpus_per_actor": 1,
             "local_default_threads": default_threads, "ray_init_s": round(ray_init_s, 2),
             "repeats": args.executors_repeats}

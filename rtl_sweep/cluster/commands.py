@@ -69,8 +69,7 @@ def submit_main(args) -> int:
     name = args.name or spec.name
     storage = jobs.storage_path(args.storage)
     url = jobs.job_server_url(args.address)
-    client = jobs.connect(url, args.token_file)
-    token = jobs.find_token(args.token_file)
+    client, token = jobs.connect(url, args.token_file)
     job_id = jobs.submit(client, url, token, args.space, storage, name, samples=args.samples,
                          max_concurrent=args.max_concurrent, seed=args.seed, quiet=args.quiet)
     print(job_id)
@@ -83,8 +82,7 @@ def submit_main(args) -> int:
 def jobs_main(args) -> int:
     from rtl_sweep.cluster import jobs
     url = jobs.job_server_url(args.address)
-    client = jobs.connect(url, args.token_file)
-    token = jobs.find_token(args.token_file)
+    client, token = jobs.connect(url, args.token_file)
     if args.action == "stop":
         stopped = jobs.stop(client, url, token, args.job_id)
         print(f"job {args.job_id}: " + ("stop requested" if stopped else "already ended"))
@@ -123,11 +121,10 @@ def _final(jobs, client, url, token, info, show_tail: bool) -> int:
     if state == "SUCCEEDED":
         return 0
     if state == "FAILED":
+        log = jobs.logs(client, url, token, info.submission_id)
         if show_tail:
-            text = jobs.tail(jobs.logs(client, url, token, info.submission_id))
-            print(f"--- last lines of the job's log ---\n{text}\n---", file=sys.stderr)
-        errors = [ln for ln in jobs.logs(client, url, token, info.submission_id).splitlines()
-                  if ln.startswith("error: ")]
+            print(f"--- last lines of the job's log ---\n{jobs.tail(log)}\n---", file=sys.stderr)
+        errors = [ln for ln in log.splitlines() if ln.startswith("error: ")]
         why = f": {errors[-1][len('error: '):]}" if errors else ""
         raise ClusterError(f"job {info.submission_id} failed{why}", "" if why else
                            f"rtl-sweep jobs logs {info.submission_id} --address {url} shows its whole log")

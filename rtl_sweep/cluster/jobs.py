@@ -114,7 +114,8 @@ def _read_token(path: Path, what: str) -> str:
 
 
 def connect(address: str | None, token_file: str | None = None):
-    """A JobSubmissionClient for the cluster, or one ClusterError line saying what is wrong."""
+    """(JobSubmissionClient, the token it sends or None), or one ClusterError line saying what is
+    wrong. The token is read once: its checks (and any permissions warning) happen once."""
     url = job_server_url(address)
     probe(url)
     token = find_token(token_file)
@@ -122,7 +123,7 @@ def connect(address: str | None, token_file: str | None = None):
     from ray.job_submission import JobSubmissionClient
     for noisy in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging"):
         logging.getLogger(noisy).setLevel(logging.WARNING)  # not "uploading package ..." lines
-    return _call(lambda: JobSubmissionClient(url, headers=headers), url, token)
+    return _call(lambda: JobSubmissionClient(url, headers=headers), url, token), token
 
 
 def _call(fn, url: str, token: Token | None):

@@ -3,26 +3,19 @@
     python -c "from rtl_sweep.distributed.ray_init import init_ray; init_ray(num_cpus=2); import ray; print(ray.cluster_resources())"
 
 A plain `ray.init()` listens on every interface and talks to the machine's own address. With
-RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 and `_node_ip_address="127.0.0.1"` every service of a local
-Ray stays on the loopback (check with `ss -ltn`).
+RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (set by `rtl_sweep/__init__.py`, so before any Ray import) and
+`_node_ip_address="127.0.0.1"` every service of a local Ray stays on the loopback (check with
+`ss -ltn`).
 """
 
 from __future__ import annotations
 
-import os
 import socket
 from urllib.parse import urlparse
 
 from rtl_sweep.errors import ClusterError
 
 LOOPBACK = "127.0.0.1"
-
-
-def _env_for_ray() -> None:
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Tune imports TensorBoard's logger (and torch through it) in the driver; we log to Parquet.
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 
 def check_reachable(address: str, timeout: float = 3.0) -> None:
@@ -43,7 +36,6 @@ def check_reachable(address: str, timeout: float = 3.0) -> None:
 def init_ray(address: str | None = None, num_cpus: float | None = None, num_gpus: float | None = None,
              resources: dict | None = None, **kw) -> None:
     """Join `address` (a running cluster: no resource arguments) or start a loopback-only Ray."""
-    _env_for_ray()  # before importing ray: it reads these at import time
     import ray
     if address:
         check_reachable(address)  # even when this process already joined a Ray: a fast, clear no

@@ -167,14 +167,10 @@ def plot_heatmaps(sim, layers: list[str], levels: list[int], title: str) -> byte
 # ---- sweep figure -----------------------------------------------------------------------------
 def pareto_front(trials) -> set:
     """Trials no other trial beats on both accuracy (higher) and kept parameters (fewer)."""
+    from rtl_sweep.sweep.tables import pareto_front as front_of
     ok = trials.dropna(subset=["balanced_accuracy", "params_prunable"])
-    front = set()
-    for r in ok.itertuples():
-        beaten = ((ok.balanced_accuracy >= r.balanced_accuracy) & (ok.params_prunable <= r.params_prunable) &
-                  ((ok.balanced_accuracy > r.balanced_accuracy) | (ok.params_prunable < r.params_prunable)))
-        if not beaten.any():
-            front.add(r.trial_id)
-    return front
+    points = list(zip(ok.balanced_accuracy, ok.params_prunable))
+    return {ok.trial_id.iloc[i] for i in front_of(points, ["max", "min"])}
 
 
 def plot_trials(trials, front: set, source: str) -> bytes:

@@ -19,6 +19,8 @@ import optuna
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.utils.util import unflatten_dict
 
+from rtl_sweep.sweep.tables import ended_early
+
 _RUNNING = optuna.trial.TrialState.RUNNING
 
 
@@ -54,7 +56,7 @@ class ResumableOptunaSearch(OptunaSearch):
         if self._finished(trial_id):
             self._completed_trials.add(trial_id)
             return
-        if result and result.get("level", -1) + 1 < result.get("levels_total", 0):
+        if result and ended_early(result):
             # Stopped before the target sparsity (collapse stopper, ASHA): its last value is not
             # comparable with finished trials', so Optuna records it PRUNED, with no value.
             result = None

@@ -17,8 +17,12 @@ class CollapseStopper(Stopper):
         self.min_level = min_level  # never stop before this level (e.g. to always see 90% sparsity)
         self.fired: dict[str, float] = {}
 
+    def fires(self, result: dict) -> bool:
+        """The rule, also read by the trial itself to record why it is about to end."""
+        return result.get("collapse", 0.0) >= 1.0 and result.get("level", 0) >= self.min_level
+
     def __call__(self, trial_id: str, result: dict) -> bool:
-        if result.get("collapse", 0.0) >= 1.0 and result.get("level", 0) >= self.min_level:
+        if self.fires(result):
             self.fired.setdefault(trial_id, result.get("sparsity", float("nan")))
             return True
         return False

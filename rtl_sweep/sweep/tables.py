@@ -19,12 +19,16 @@ def param_column(key: str) -> str:
     return "param_" + key.replace(".", "_")
 
 
+def ended_early(last: dict) -> bool:
+    """The trial's last report is below its target sparsity (a stopper or ASHA ended it)."""
+    return last.get("level", -1) + 1 < last.get("levels_total", 0)
+
+
 def trial_status(last: dict, error: str | None) -> str:
     """failed, stopped_collapse (the stopper ended it), stopped_early (e.g. ASHA), or completed."""
     if error:
         return "failed"
-    ended_early = last.get("level", -1) + 1 < last.get("levels_total", 0)
-    if ended_early:
+    if ended_early(last):
         return "stopped_collapse" if last.get("collapse") else "stopped_early"
     return "completed" if last else "failed"
 
@@ -65,12 +69,12 @@ def extra_columns(spec: SweepSpec) -> dict:
 
 
 def write_trial(store: Store, spec: SweepSpec, row: dict) -> None:
-    row = dict(row)
+    row, extra = dict(row), extra_columns(spec)
     for key in spec.space:  # categorical choices may mix types; store them as text
         col = param_column(key)
-        if extra_columns(spec)[col] == pa.string() and row.get(col) is not None:
+        if extra[col] == pa.string() and row.get(col) is not None:
             row[col] = str(row[col])
-    store.write_table(f"tables/trials/{row['trial_id']}.parquet", to_table("trials", [row], extra_columns(spec)))
+    store.write_table(f"tables/trials/{row['trial_id']}.parquet", to_table("trials", [row], extra))
 
 
 def pareto_front(points: list[tuple], modes: list[str]) -> list[int]:

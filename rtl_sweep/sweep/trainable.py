@@ -15,6 +15,8 @@ import math
 from ray import tune
 
 from rtl_sweep.sweep.space import Resources, SweepSpec
+from rtl_sweep.sweep.stopper import CollapseStopper
+from rtl_sweep.sweep.tables import ended_early
 
 REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
             "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal", "dead_tickets")
@@ -30,8 +32,7 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
     run = Run(cfg, f"{sweep_dir}/trials", executor=ray_executor(),
               trial={"trial_id": trial_id, "sweep": spec.name})
     collapse_sparsity = math.nan
-    stopper_on = bool(spec.stopper.get("collapse"))
-    min_level = int(spec.stopper.get("min_level", 0))
+    stopper = CollapseStopper(int(spec.stopper.get("min_level", 0))) if spec.stopper.get("collapse") else None
     done, recorded = 0, False
     try:
         for rec in run.levels():
@@ -42,7 +43,7 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
             metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
                            k=run.ctx.K, ticket_rounds=run.ctx.K * done,
                            levels_total=run.ctx.levels, run_id=cfg.hash())
-            if stopper_on and row.get("collapse") and rec["level"] >= min_level and done < run.ctx.levels:
+            if stopper and stopper.fires(metrics) and ended_early(metrics):
                 # The stopper will end this trial on this report (Tune then stops the process):
                 # record the run's status first, as a plain `rtl-sweep run` would.
                 run.record_status("stopped_collapse", done)

@@ -97,7 +97,6 @@ class TableWriter:
                 self.spec, self.store, self.storage, self.quiet = spec, store, storage, quiet
                 self.best: dict[str, float] = {}
                 self.started: dict[str, float] = {}
-                self.rows: dict[str, dict] = {}
 
             def on_trial_start(self, iteration, trials, trial, **info):
                 self.started.setdefault(trial.trial_id, time.time())
@@ -128,7 +127,6 @@ class TableWriter:
                                 self.best.get(trial.trial_id, math.nan), wall, error,
                                 _trial_number(self.storage, self.spec.name, params))
                 write_trial(self.store, self.spec, row)
-                self.rows[trial.trial_id] = row
                 if not self.quiet:
                     print(f"trial {trial.trial_id}: {status}" + (f" ({error})" if error else ""), flush=True)
 
@@ -270,8 +268,8 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     else:
         tuner = _tuner(spec, sweep_dir, [writer])
     grid = tuner.fit()
-    rows = _all_rows(store)
-    missing = [r for r in grid if r.metrics and r.metrics.get("trial_id") not in {x["trial_id"] for x in rows}]
+    written = {x["trial_id"] for x in _all_rows(store)}
+    missing = [r for r in grid if r.metrics and r.metrics.get("trial_id") not in written]
     for r in missing:  # trials that finished while the driver was down: write their rows now
         t = r.metrics
         params = {k: r.config.get(k) for k in spec.space}
