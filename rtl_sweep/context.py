@@ -9,7 +9,6 @@ gets bit-identical tensors, so stages can run anywhere and still agree.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 
@@ -197,14 +196,3 @@ def _dense_embedding(cfg: RunConfig, data: Dataset, dev: torch.device):
                           for i in range(0, len(xs), 2048)]).numpy()
 
     return embed
-
-
-def tensor_bytes(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def tensor_load(blob: bytes):
-    return torch.load(io.BytesIO(blob), weights_only=True)
-

@@ -21,8 +21,8 @@ from rtl_sweep.config import RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.records import SignalTracker, level_rows
-from rtl_sweep.results.schema import config_columns, flatten_config, to_table
-from rtl_sweep.results.store import Store
+from rtl_sweep.schema import config_columns, flatten_config, to_table
+from rtl_sweep.store import Store
 from rtl_sweep.units import Unit, batch, run_unit
 
 DEFAULT_ROOT = "rtl_runs"

@@ -13,7 +13,7 @@ from rtl_sweep.context import RunContext
 from rtl_sweep.evaluate import score_single, score_tickets, ticket_alive
 from rtl_sweep.metrics import param_counts
 from rtl_sweep.pruning import density, kept, union
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.similarity import ALL, CollapseDetector, jaccard_matrices, summary, ticket_means
 from rtl_sweep.tickets import LoopId, loop_epochs
 from rtl_sweep.units import Unit, load_unit, unit_wall

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from rtl_sweep.context import RunContext, tensor_bytes, tensor_load
+from rtl_sweep.context import RunContext
+from rtl_sweep.serialize import tensor_bytes, tensor_load
 from rtl_sweep.pruning import Mask, ones_mask, prune, rewind
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.training import derive_seed, new_state, predict_logits, train
 
 

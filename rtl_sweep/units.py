@@ -15,10 +15,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from rtl_sweep.context import RunContext, tensor_bytes, tensor_load
+from rtl_sweep.context import RunContext
+from rtl_sweep.serialize import tensor_bytes, tensor_load
 from rtl_sweep.joint import joint_logits, joint_retrain
 from rtl_sweep.pruning import kept, union
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.tickets import LoopId, equal_params_level, level_mask, run_level
 from rtl_sweep.vectorized import run_tickets, use_vectorized
 

@@ -37,9 +37,10 @@ import torch
 import torch.nn.functional as F
 from torch.func import vmap
 
-from rtl_sweep.context import RunContext, tensor_bytes
+from rtl_sweep.context import RunContext
+from rtl_sweep.serialize import tensor_bytes
 from rtl_sweep.pruning import Mask, prune, rewind
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.tickets import LoopId, level_mask, loop_epochs, objective
 from rtl_sweep.training import Objective, TicketModel, derive_seed
 

@@ -80,7 +80,7 @@ def plain_prune_rewind(module, init: dict, prunable: list[str], kept: list[int],
 def run(args) -> list[dict]:
     from rtl_sweep.config import RunConfig
     from rtl_sweep.context import build_context
-    from rtl_sweep.results.store import Store
+    from rtl_sweep.store import Store
     from rtl_sweep.units import Unit, run_unit
 
     cfg = RunConfig().with_overrides([f"prune.epochs={args.overhead_epochs}",

@@ -24,7 +24,7 @@ from rtl_sweep.distributed.actors import TicketActor
 from rtl_sweep.distributed.ray_init import init_ray
 from rtl_sweep.distributed.resources import ActorPlan, plan_actors
 from rtl_sweep.errors import ClusterError
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.units import Unit, run_unit
 
 # Rough relative cost of a unit, for largest-first dispatch (exact values do not matter).

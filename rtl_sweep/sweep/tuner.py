@@ -25,7 +25,7 @@ import yaml
 
 from rtl_sweep.config import RunConfig
 from rtl_sweep.errors import ConfigError, ResultsError
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.sweep.space import SweepSpec
 from rtl_sweep.sweep.tables import trial_row, trial_status, write_pareto, write_trial
 
