@@ -22,6 +22,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from rtl_sweep.errors import ConfigError
+from rtl_sweep.methods import BASELINES, METHODS
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -96,6 +97,7 @@ class SignalConfig:
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
     seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
+    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification")
     protocol: str = _f("ovr", "ovr: each ticket a binary detector of its subset (the paper) | "
                               "multiclass: the routed ticket predicts the class")
     baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
@@ -189,13 +191,13 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown baselines {sorted(unknown)}",
                               f"choose from {list(BASELINES)}")
-        if "imp_single_equal" in self.baselines and "imp_single" not in self.baselines:
-            raise ConfigError("baseline imp_single_equal needs imp_single",
-                              "add imp_single to baselines")
+        for name in self.baselines:
+            need = METHODS[name].requires
+            if need and need not in self.baselines:
+                raise ConfigError(f"baseline {name} needs {need}", f"add {need} to baselines")
         return self
 
 
-BASELINES = ("imp_single", "imp_multiple", "imp_single_equal")
 VECTORIZE = ("off", "on", "auto")
 
 

@@ -35,9 +35,9 @@ from rtl_sweep.engine import Run
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.joint import joint_logits
 from rtl_sweep.pruning import ones_mask, prune, rewind
-from rtl_sweep.tickets import LoopId, loop_epochs, objective
+from rtl_sweep.loops import Loop, loop_epochs, target
 from rtl_sweep.training import derive_seed, new_state, predict_logits, train
-from rtl_sweep.units import batch
+from rtl_sweep.units import wave
 from rtl_sweep.vectorized import (StackedAdam, TicketStack, joint_logits_vectorized,
                                   predict_logits_vectorized, train_tickets_vectorized)
 
@@ -75,7 +75,7 @@ def _sequential(ctx, loops, masks, seeds):
     cfg, out = ctx.cfg, []
     for lp, m, s in zip(loops, masks, seeds):
         p, b = new_state(rewind(ctx.rewind_params, m), ctx.rewind_buffers, ctx.device)
-        train(ctx.model, p, b, m, objective(ctx, lp), ctx.x_train, loop_epochs(ctx, lp), cfg.prune.lr,
+        train(ctx.model, p, b, m, target(ctx, lp), ctx.x_train, loop_epochs(ctx, lp), cfg.prune.lr,
               cfg.prune.batch_size, s)
         out.append({n: x.detach() for n, x in p.items()})
     return out
@@ -109,7 +109,7 @@ def test_stacked_adam_equals_k_adams():
 def test_vectorized_equals_sequential(extra):
     cfg = RunConfig().with_overrides(tiny_overrides() + extra + ["prune.epochs=2"])
     ctx = build_context(cfg, "cpu")
-    loops = [LoopId("rtl", k) for k in range(ctx.K)]
+    loops = [Loop("rtl", k) for k in range(ctx.K)]
     full = ones_mask(ctx.init_params, ctx.model.prunable)
     # level 1 masks: random 50% masks, so the vectorized pass runs through masked weights
     g = torch.Generator().manual_seed(1)
@@ -154,8 +154,8 @@ def test_run_with_vectorize_on_matches_off(tmp_path):
     off = Run(RunConfig().with_overrides(ENGINE), str(tmp_path / "off"), device="cpu")
     on = Run(RunConfig().with_overrides(ENGINE + ["prune.vectorize=on"]), str(tmp_path / "on"),
              device="cpu")
-    assert [u.kind for u in batch(on.ctx, 0)][0] == "tickets"
-    assert not any(u.kind == "tickets" for u in batch(off.ctx, 0))
+    assert [u.kind for u in wave(on.ctx, 0)][0] == "tickets"
+    assert not any(u.kind == "tickets" for u in wave(off.ctx, 0))
     off.execute()
     on.execute()
     a, b = Path(off.store.path()), Path(on.store.path())
@@ -177,7 +177,7 @@ def test_run_with_vectorize_on_matches_off(tmp_path):
                 device="cpu")
     from rtl_sweep.units import run_unit
     assert all(run_unit(again.ctx, again.store, u) == 0.0 for s in range(again.ctx.levels + 1)
-               for u in batch(again.ctx, s))
+               for u in wave(again.ctx, s))
 
 
 def test_vectorize_config():
@@ -185,4 +185,4 @@ def test_vectorize_config():
     with pytest.raises(ConfigError, match="prune.vectorize"):
         RunConfig().with_overrides(["prune.vectorize=yes"]).validate()
     ctx = build_context(RunConfig().with_overrides(tiny_overrides() + ["prune.vectorize=auto"]), "cpu")
-    assert not any(u.kind == "tickets" for u in batch(ctx, 0))  # auto: off on CPU
+    assert not any(u.kind == "tickets" for u in wave(ctx, 0))  # auto: off on CPU

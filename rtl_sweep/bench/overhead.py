@@ -88,7 +88,7 @@ def run(args) -> list[dict]:
                                       "baselines=", "joint.epochs=0"])
     with threads(args.threads):
         ctx = build_context(cfg, "cpu")
-        obj = ctx.ticket_objective(0)
+        obj = ctx.task.ticket_target(ctx, 0)
         module = ctx.model.module
         init = {**ctx.init_params, **ctx.init_buffers}
 
