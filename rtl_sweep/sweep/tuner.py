@@ -46,7 +46,7 @@ def k_of(cfg: RunConfig) -> int:
         return p.k
     if p.method == "group":
         return groups
-    if p.method == "groups":
+    if p.method == "class_groups":
         from rtl_sweep.partition import parse_groups
         return len(parse_groups(p.groups, list(names))[0])
     return classes
