@@ -12,6 +12,7 @@ import sys
 import time
 
 from rtl_sweep.bench import NAMES, load
+from rtl_sweep.text import table
 
 EXAMPLES = """benchmarks:
 {names}
@@ -29,7 +30,7 @@ def configure(p, name: str = "bench") -> None:
     p.description = ("Benchmarks: every figure is a ratio of two things timed side by side in this "
                      "process (interleaved, repeated, median), printed with the machine and versions "
                      "and written as rows of the `bench` table.")
-    p.epilog = EXAMPLES.format(names="\n".join(f"  {n:<10} {h}" for n, (_, h) in NAMES.items()))
+    p.epilog = EXAMPLES.format(names=table(None, [[n, h] for n, (_, h) in NAMES.items()], align="ll", indent="  "))
     p.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(NAMES)} "
                                                              "(default: all)")
     p.add_argument("--output", "-o", default="rtl_runs/bench",
