@@ -37,7 +37,7 @@ TABLES: dict[str, dict] = {
         "help": "one row per (method, pruning level, ticket); ticket = -1 is the method's aggregate",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
-            ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal | dense"),
+            ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal"),
             ("level", pa.int64(), "pruning level; 0 is the dense start"),
             ("ticket", pa.int64(), "subset id, or -1 for the average over subsets"),
             ("subset", pa.string(), "subset name (class, group, cluster), or 'all'"),
