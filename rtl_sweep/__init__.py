@@ -1,4 +1,11 @@
-"""rtl_sweep: Routing the Lottery (adaptive lottery tickets) as a distributed sweep."""
+"""rtl_sweep: Routing the Lottery (adaptive lottery tickets) as a distributed sweep.
+
+    python -c "import rtl_sweep; print(rtl_sweep.__all__)"
+
+What a notebook needs, importable from here: `RunConfig`, `run` / `Run` (one run), `load_space`
+(a search-space file), `Results` (the tables a run or sweep wrote). They load on first use, so
+`import rtl_sweep` stays cheap: no torch, no Ray until a run needs them.
+"""
 
 __version__ = "0.1.0"
 
@@ -11,3 +18,26 @@ import os as _os
 _os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 _os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 _os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+
+# name -> the module that defines it
+_PUBLIC = {
+    "RunConfig": "rtl_sweep.config",
+    "run": "rtl_sweep.engine",
+    "Run": "rtl_sweep.engine",
+    "load_space": "rtl_sweep.sweep.space",
+    "Results": "rtl_sweep.results.reader",
+}
+__all__ = list(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'rtl_sweep' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

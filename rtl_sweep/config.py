@@ -164,6 +164,9 @@ class RunConfig:
         return RunConfig.from_dict(d, source="--set")
 
     def validate(self) -> "RunConfig":
+        # numpy, torch and scikit-learn (k-means, PCA: random_state < 2**32) all take this seed.
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed={self.seed!r} is not an integer in [0, 2**32)", "use e.g. seed=0")
         p = self.prune
         if not 0.0 <= p.target_sparsity < 1.0:
             raise ConfigError(f"prune.target_sparsity={p.target_sparsity} is outside [0, 1)",

@@ -10,7 +10,19 @@ never one shared file.
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
+
+from rtl_sweep import __version__
+from rtl_sweep.errors import ResultsError
+
+# The format of the files below. It rises when an older reader would misread the new files (a column
+# renamed or given another meaning, tables moved); a new column or table keeps it. Files without a
+# version were written before versions existed: version 0, read like version 1.
+FORMAT_VERSION = 1
+VERSION_KEY = "rtl_sweep.format_version"   # in every Parquet file's schema metadata and in FORMAT_FILE
+FORMAT_FILE = "format.json"                # in every run folder: the newest version written there
 
 # (column, type, help). Config values are added to `runs` and `trials` as flattened columns
 # (`prune_fraction`, `partition_k`, ...) by `config_columns`; they are not listed here.
@@ -37,7 +49,7 @@ TABLES: dict[str, dict] = {
         "help": "one row per (method, pruning level, ticket); ticket = -1 is the method's aggregate",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
-            ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal | dense"),
+            ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal"),
             ("level", pa.int64(), "pruning level; 0 is the dense start"),
             ("ticket", pa.int64(), "subset id, or -1 for the average over subsets"),
             ("subset", pa.string(), "subset name (class, group, cluster), or 'all'"),
@@ -143,7 +155,7 @@ def schema(table: str, extra: dict[str, pa.DataType] | None = None) -> pa.Schema
     cols = [pa.field(n, t) for n, t, _ in TABLES[table]["columns"]]
     for n, t in (extra or {}).items():
         cols.append(pa.field(n, t))
-    return pa.schema(cols)
+    return pa.schema(cols, metadata={VERSION_KEY: str(FORMAT_VERSION)})
 
 
 def to_table(table: str, rows: list[dict], extra: dict[str, pa.DataType] | None = None) -> pa.Table:
@@ -151,6 +163,41 @@ def to_table(table: str, rows: list[dict], extra: dict[str, pa.DataType] | None 
     sch = schema(table, extra)
     data = {f.name: [r.get(f.name) for r in rows] for f in sch}
     return pa.Table.from_pydict(data, schema=sch)
+
+
+# ---- the format version ----------------------------------------------------------------------
+def table_version(sch: pa.Schema) -> int:
+    """The format version a Parquet file's schema carries; 0 when it carries none."""
+    return int((sch.metadata or {}).get(VERSION_KEY.encode(), b"0"))
+
+
+def check_version(version: int, where: str) -> int:
+    """`version` if this rtl_sweep reads it; a newer one is refused with one line."""
+    if version > FORMAT_VERSION:
+        raise ResultsError(f"{where} has rtl_sweep format version {version}; rtl_sweep {__version__} "
+                           f"reads versions up to {FORMAT_VERSION}",
+                           "upgrade rtl_sweep to the version that wrote it, or newer, to read or resume it")
+    return version
+
+
+def check_run_folder(store) -> int:
+    """The format version of a run folder (a Store): its FORMAT_FILE's, 0 without one; newer refused."""
+    if not store.exists(FORMAT_FILE):
+        return 0
+    where = f"{store.uri.rstrip('/')}/{FORMAT_FILE}"
+    try:
+        version = int(json.loads(store.read_bytes(FORMAT_FILE))[VERSION_KEY])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ResultsError(f"{where} is not a format file ({type(e).__name__}: {e})",
+                           f'write {{"{VERSION_KEY}": {FORMAT_VERSION}}} into it, or delete it')
+    return check_version(version, where)
+
+
+def mark_run_folder(store) -> None:
+    """Claim a run folder (a Store) for this format: refuse one a newer rtl_sweep wrote, record this
+    version in one that has none or an older one (a resumed run adds parts of this version)."""
+    if check_run_folder(store) < FORMAT_VERSION:
+        store.write_text(FORMAT_FILE, json.dumps({VERSION_KEY: FORMAT_VERSION}) + "\n")
 
 
 def config_columns(flat: dict) -> dict[str, pa.DataType]:
@@ -195,6 +242,15 @@ def markdown() -> str:
         lines.append("")
     lines.append("`runs` and `trials` also carry every config value as a flattened column "
                  "(`prune_fraction`, `partition_k`, ...); `trials` carries sampled values as `param_<key>`.")
+    lines += ["", "## Format version", "",
+              f"This is format version {FORMAT_VERSION}. Every Parquet file carries it in its schema "
+              f"metadata under `{VERSION_KEY}` (pyarrow: `pq.read_schema(f).metadata`), and every run "
+              f"folder in `{FORMAT_FILE}` (`{{\"{VERSION_KEY}\": {FORMAT_VERSION}}}`: the newest version "
+              "written into it). Files without a version were written before versions existed (version "
+              "0) and read like version 1. The version rises only when an older reader would misread the "
+              "files (a column renamed or given another meaning, tables moved), not for a new column or "
+              "table. `rtl-sweep results`, `query` and `report` refuse a newer version with one line: "
+              "upgrade rtl_sweep."]
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,66 @@ import pyarrow.parquet as pq
 from rtl_sweep.errors import ResultsError
 
 
+def hidden_sibling(final: str) -> str:
+    """A unique temporary name beside `final`, hidden: our readers skip dot-files, and no Tune file
+    pattern (experiment_state-*.json, ...) matches a name that starts with a dot."""
+    head, tail = posixpath.split(final)
+    return posixpath.join(head, f".{tail}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+class AtomicOutput:
+    """A file written under a hidden temporary name beside `final` and renamed over it by close(),
+    so a reader sees the old file or the new one, never half of one. The rename is atomic on POSIX
+    file systems; object stores publish an object only once it is complete. A write that fails,
+    or an AtomicOutput dropped without close(), removes the temporary file and keeps the old one; a
+    killed process leaves only the hidden temporary file."""
+
+    def __init__(self, fs: pafs.FileSystem, final: str):
+        self.fs, self.final = fs, final
+        self.tmp = hidden_sibling(final)
+        self._out = fs.open_output_stream(self.tmp)
+
+    @property
+    def closed(self) -> bool:
+        return self._out.closed
+
+    def write(self, data) -> int:
+        return self._out.write(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        """Finish the file and put it in place."""
+        if self.closed:
+            return
+        self._out.close()
+        if isinstance(self.fs, pafs.LocalFileSystem):
+            os.replace(self.tmp, self.final)  # rename(2): replaces an existing file atomically
+        else:
+            self.fs.move(self.tmp, self.final)
+
+    def abort(self) -> None:
+        """Drop what was written; the old file, if any, stays."""
+        if self.closed:
+            return
+        self._out.close()
+        try:
+            self.fs.delete_file(self.tmp)
+        except OSError:
+            pass
+
+    def __enter__(self) -> "AtomicOutput":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.abort() if exc_type else self.close()
+
+    def __del__(self) -> None:
+        if hasattr(self, "_out"):
+            self.abort()
+
+
 class Store:
     """A root folder plus relative paths; local paths use the OS, URIs use pyarrow.fs."""
 
@@ -76,18 +136,10 @@ class Store:
     # ---- writing (atomic) --------------------------------------------------------------------
     def write_bytes(self, rel: str, data: bytes) -> None:
         final = self.path(rel)
-        parent = posixpath.dirname(final)
         try:
-            self.fs.create_dir(parent, recursive=True)
-            # Hidden temporary sibling: readers skip dot-files, and the rename below is atomic on
-            # POSIX file systems (object stores publish an object only once it is complete).
-            tmp = posixpath.join(parent, f".{posixpath.basename(final)}.{uuid.uuid4().hex[:8]}.tmp")
-            with self.fs.open_output_stream(tmp) as f:
+            self.fs.create_dir(posixpath.dirname(final), recursive=True)
+            with AtomicOutput(self.fs, final) as f:
                 f.write(data)
-            if self.local:
-                os.replace(tmp, final)
-            else:
-                self.fs.move(tmp, final)
         except OSError as e:
             raise ResultsError(f"cannot write {self.uri}/{rel}: {e}",
                                "check the storage path exists and is writable from every node")

@@ -141,6 +141,13 @@ def test_validate_rejects_impossible_values(overrides):
         RunConfig().with_overrides(overrides).validate()
 
 
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_seed_outside_what_numpy_torch_and_sklearn_take_is_rejected(seed):
+    with pytest.raises(ConfigError, match=rf"seed={seed} is not an integer in \[0, 2\*\*32\)"):
+        RunConfig().with_overrides([f"seed={seed}"]).validate()
+    assert RunConfig().with_overrides([f"seed={2**32 - 1}"]).validate().seed == 2**32 - 1
+
+
 def test_malformed_yaml_file(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("prune: [unclosed\n  fraction: 0.3\n")

@@ -322,6 +322,7 @@ BAD_INPUTS = {
     "unknown dataset": (["data.name=nope"], "'nope'"),
     "missing data file": (["data.name=file", "data.path=/nonexistent.npz"], "/nonexistent.npz"),
     "sparsity 1.5": (["prune.target_sparsity=1.5"], "target_sparsity=1.5"),
+    "negative seed": (["seed=-1"], "seed=-1"),
     "kmeans K too large": (["partition.method=kmeans", "partition.k=500"], "partition.k=500"),
     "one-valued group column": (["data.name=file", "data.path={const}", "partition.method=group"],
                                 "single group"),

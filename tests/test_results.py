@@ -19,6 +19,7 @@ import pytest
 
 from rtl_sweep.cli import main
 from rtl_sweep import schema as S
+from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import find_tables, read_table
 from rtl_sweep.store import Store
 
@@ -125,6 +126,49 @@ def test_schema_command(capsys):
     assert rc == 0 and out == S.markdown()
     rc, out, _ = cli(capsys, "schema")
     assert rc == 0 and all(f"{t}:" in out for t in S.TABLES)
+
+
+# ---- the format version -----------------------------------------------------------------------
+def _rounds_part(folder: Path, version: int | None, name: str = "L000") -> pa.Table:
+    """A real-schema rounds part carrying format `version` (None: no version, as files before versions)."""
+    t = S.to_table("rounds", [{"run_id": "r", "method": "rtl", "level": 0, "ticket": -1, "sparsity": 0.0}])
+    meta = None if version is None else {S.VERSION_KEY: str(version)}
+    Store(folder).write_table(f"tables/rounds/{name}.parquet", t.replace_schema_metadata(meta))
+    return t
+
+
+def test_every_table_and_run_folder_carries_the_format_version(tmp_path):
+    t = _rounds_part(tmp_path, S.FORMAT_VERSION)
+    assert S.table_version(S.schema("bench")) == S.table_version(t.schema) == S.FORMAT_VERSION == 1
+    assert S.table_version(pq.read_schema(tmp_path / "tables" / "rounds" / "L000.parquet")) == 1
+    store = Store(tmp_path / "run")
+    assert S.check_run_folder(store) == 0                     # a folder from before versions
+    S.mark_run_folder(store)
+    assert json.loads((tmp_path / "run" / S.FORMAT_FILE).read_text()) == {S.VERSION_KEY: 1}
+    assert S.check_run_folder(store) == 1
+
+
+def test_a_table_without_a_version_is_read(tmp_path):
+    written = _rounds_part(tmp_path, None)
+    assert S.table_version(pq.read_schema(tmp_path / "tables" / "rounds" / "L000.parquet")) == 0
+    assert read_table(str(tmp_path), "rounds").equals(written)
+
+
+@pytest.mark.parametrize("where", ["table", "run folder"])
+def test_a_newer_format_is_refused_in_one_line(tmp_path, capsys, where):
+    _rounds_part(tmp_path, S.FORMAT_VERSION)
+    if where == "table":
+        _rounds_part(tmp_path, S.FORMAT_VERSION + 1, name="L001")
+        named = "L001.parquet"
+    else:
+        Store(tmp_path).write_text(S.FORMAT_FILE, json.dumps({S.VERSION_KEY: S.FORMAT_VERSION + 1}))
+        named = S.FORMAT_FILE
+        with pytest.raises(ResultsError, match="format version 2"):
+            S.mark_run_folder(Store(tmp_path))                 # nor does a run resume in it
+    for argv in (["results", tmp_path], ["query", tmp_path, "select count(*) from rounds"]):
+        rc, out, err = cli(capsys, *argv)
+        assert rc == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+        assert f"{named} has rtl_sweep format version 2" in err and "fix: upgrade rtl_sweep" in err, err
 
 
 # ---- other readers need none of our code ------------------------------------------------------

@@ -7,11 +7,10 @@ settings beside it, append the rows to the `bench` table (one Parquet file per i
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 
 from rtl_sweep.bench import NAMES, load
+from rtl_sweep.text import table
 
 EXAMPLES = """benchmarks:
 {names}
@@ -29,7 +28,7 @@ def configure(p, name: str = "bench") -> None:
     p.description = ("Benchmarks: every figure is a ratio of two things timed side by side in this "
                      "process (interleaved, repeated, median), printed with the machine and versions "
                      "and written as rows of the `bench` table.")
-    p.epilog = EXAMPLES.format(names="\n".join(f"  {n:<10} {h}" for n, (_, h) in NAMES.items()))
+    p.epilog = EXAMPLES.format(names=table(None, [[n, h] for n, (_, h) in NAMES.items()], align="ll", indent="  "))
     p.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(NAMES)} "
                                                              "(default: all)")
     p.add_argument("--output", "-o", default="rtl_runs/bench",
@@ -40,12 +39,8 @@ def configure(p, name: str = "bench") -> None:
                         "and 1 thread)")
     for bench in NAMES:
         mod = load(bench)
-        if mod is not None and hasattr(mod, "configure"):
-            group = p.add_argument_group(bench)
-            try:
-                mod.configure(group)
-            except argparse.ArgumentError as e:  # a benchmark written elsewhere reuses a name
-                print(f"bench {bench}: option clash ({e}); its defaults apply", file=sys.stderr)
+        if hasattr(mod, "configure"):
+            mod.configure(p.add_argument_group(bench))
     p.set_defaults(handler=main)
 
 
@@ -60,9 +55,6 @@ def main(args) -> int:
     t0 = time.perf_counter()
     for name in names:
         mod = load(name)
-        if mod is None or not hasattr(mod, "run"):
-            print(f"\n{name}: not available", flush=True)
-            continue
         t1 = time.perf_counter()
         print(f"\nrunning {name} ...", flush=True)
         got = [_complete(r, name) for r in mod.run(args)]
@@ -76,7 +68,8 @@ def main(args) -> int:
 
 
 def _complete(r: dict, name: str) -> dict:
-    """Fill what a benchmark written elsewhere may leave out: machine, versions, time, JSON settings."""
+    """Fill what a benchmark's rows leave out (stopper's carry only its figures): machine, versions,
+    time, JSON settings."""
     import datetime as dt
     import json
 

@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Callable
 
+from rtl_sweep.text import number, table
+
 
 def machine(device: str = "cpu") -> str:
     import torch
@@ -82,13 +84,11 @@ def print_rows(name: str, rows: list[dict], out=None) -> None:
         if r["settings"] not in seen:
             seen.add(r["settings"])
             print(f"   settings: {r['settings']}", file=out)
-    w = max(len(r["figure"]) for r in rows)
-    print(f"   {'figure'.ljust(w)}  {'ratio':>7}  {'num':>9}  {'den':>9}  goal", file=out)
-    for r in rows:
-        goal = "" if r["goal"] is None else f"<= {r['goal']:g}  " + ("met" if r["ratio"] <= r["goal"]
-                                                                    else "NOT met")
-        print(f"   {r['figure'].ljust(w)}  {r['ratio']:7.3f}  {r['numerator_s']:9.3f}  "
-              f"{r['denominator_s']:9.3f}  {goal}", file=out)
+    body = [[r["figure"], number(r["ratio"], ".3f"), number(r["numerator_s"], ".3f"),
+             number(r["denominator_s"], ".3f"),
+             "" if r["goal"] is None else f"<= {r['goal']:g}  " + ("met" if r["ratio"] <= r["goal"] else "NOT met")]
+            for r in rows]
+    print(table(["figure", "ratio", "num", "den", "goal"], body, align="lrrrl", indent="   "), file=out)
 
 
 def write_rows(output: str, rows: list[dict], tag: str) -> str:

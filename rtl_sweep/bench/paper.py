@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 
 from rtl_sweep.bench.common import row, threads
+from rtl_sweep.text import number, table
 
 PAPER_CIFAR10 = {  # Table 1, CIFAR-10, at 25 / 50 / 75% sparsity
     "rtl": {"balanced_accuracy": (0.781, 0.778, 0.772), "params": ("103K", "72K", "38K")},
@@ -69,22 +70,19 @@ def run(args) -> list[dict]:
     return rows
 
 
-def _k(n: float) -> str:
-    return f"{n / 1000:.0f}K" if n >= 1000 else str(int(n))
-
-
 def _print_table(got: dict, total: int, file) -> None:
     print("\n   Table 1 layout: ours = mnist5k, small CNN (%d prunable); paper = CIFAR-10, GhostNet "
           "(~126K prunable)" % total, file=file)
-    head = f"   {'method':<13} {'sparsity':>8}  {'bal.acc':>7} {'paper':>6}  {'prec':>5} {'recall':>6}  " \
-           f"{'params':>7} {'paper':>6}  count"
-    print(head, file=file)
+    body = []
     for m in ("rtl", "imp_single", "imp_multiple"):
         for i, level in enumerate((1, 2, 3)):
             r = got.get(m, {}).get(level)
             if r is None:
                 continue
             p = PAPER_CIFAR10[m]
-            print(f"   {LABEL[m]:<13} {r['sparsity']:>8.0%}  {r['balanced_accuracy']:>7.3f} "
-                  f"{p['balanced_accuracy'][i]:>6.3f}  {r['precision']:>5.3f} {r['recall']:>6.3f}  "
-                  f"{_k(r['params_total']):>7} {p['params'][i]:>6}  {r['params_count']}", file=file)
+            body.append([LABEL[m], number(r["sparsity"], ".0%"), number(r["balanced_accuracy"], ".3f"),
+                         number(p["balanced_accuracy"][i], ".3f"), number(r["precision"], ".3f"),
+                         number(r["recall"], ".3f"), number(r["params_total"], "K"), p["params"][i],
+                         r["params_count"]])
+    header = ["method", "sparsity", "bal.acc", "paper", "prec", "recall", "params", "paper", "count"]
+    print(table(header, body, align="lrrrrrrrl", indent="   "), file=file)

@@ -19,7 +19,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import stat
 import sys
 import tempfile
@@ -30,9 +29,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from rtl_sweep.errors import ClusterError
+from rtl_sweep.net import unreachable
 
 DEFAULT_PORT = 8265         # the dashboard, which serves the job API
-PROBE_TIMEOUT_S = 3.0       # a refused or silent port fails in seconds, before the SDK's retries
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 # Never shipped to the cluster, whatever the working_dir holds (it holds only a package copy).
 EXCLUDES = [".venv", "**/.venv", "rtl_runs", "sweeps", "**/__pycache__", "*.pyc", "*.egg-info", ".git"]
@@ -58,11 +57,8 @@ def job_server_url(address: str | None) -> str:
 def probe(url: str) -> None:
     """Fail within seconds when nothing listens there: the SDK would retry for a long time."""
     parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname, parsed.port), timeout=PROBE_TIMEOUT_S):
-            pass
-    except OSError as e:
-        why = e.strerror or str(e) or type(e).__name__
+    why = unreachable(parsed.hostname, parsed.port)
+    if why:
         raise ClusterError(f"nothing listens at {url} ({why})",
                            "start the cluster (cluster/local-cluster.sh start, ray up ...) or fix --address") from None
 

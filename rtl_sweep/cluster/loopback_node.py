@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-LOOPBACK = "127.0.0.1"
+from rtl_sweep.net import LOOPBACK
 
 
 def _value(argv: list[str], flag: str) -> str | None:

@@ -10,26 +10,22 @@ RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (set by `rtl_sweep/__init__.py`, so before a
 
 from __future__ import annotations
 
-import socket
 from urllib.parse import urlparse
 
 from rtl_sweep.errors import ClusterError
+from rtl_sweep.net import LOOPBACK, PROBE_TIMEOUT_S, unreachable
 
-LOOPBACK = "127.0.0.1"
 
-
-def check_reachable(address: str, timeout: float = 3.0) -> None:
+def check_reachable(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """Fail within seconds, not a hang, when nothing listens at a Ray address (host:port)."""
     if address in ("auto", "local") or address.startswith("ray://") is False and "://" in address:
         return
     hostport = address[len("ray://"):] if address.startswith("ray://") else address
     parsed = urlparse("//" + hostport)
     host, port = parsed.hostname, parsed.port or (10001 if address.startswith("ray://") else 6379)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as e:
-        raise ClusterError(f"no Ray reachable at {address} ({e.strerror or e})",
+    why = unreachable(host, port, timeout)
+    if why:
+        raise ClusterError(f"no Ray reachable at {address} ({why})",
                            "start the cluster (ray start --head) or fix --address host:port")
 
 

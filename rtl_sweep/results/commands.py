@@ -112,13 +112,12 @@ def _sorted(df, by: str, top: int, ascending: bool, what: str):
 
 
 def _cells(df) -> list[list[str]]:
-    from rtl_sweep.results.query import _cell
-    return [[_cell(None if v != v else v) if not isinstance(v, str) else v for v in row]
-            for row in df.astype(object).itertuples(index=False)]
+    from rtl_sweep.text import number
+    return [[number(v) for v in row] for row in df.astype(object).itertuples(index=False)]
 
 
 def rank_trials(trials, by: str, top: int, ascending: bool) -> str:
-    from rtl_sweep.results.summary import table
+    from rtl_sweep.text import table
     d = _sorted(trials, by, top, ascending, "trials")
     cols = ["trial_id", "status", "levels", "sparsity", "balanced_accuracy", "params_prunable",
             "collapse_sparsity", by] + [c for c in trials.columns if c.startswith("param_")]
@@ -133,7 +132,8 @@ def _counts(col) -> str:
 
 
 def rank_or_summarize_runs(res, by: str, top: int, ascending: bool) -> str:
-    from rtl_sweep.results.summary import format_run, table
+    from rtl_sweep.results.summary import format_run
+    from rtl_sweep.text import table
     rounds = res.table("rounds").to_pandas()
     runs = res.table("runs").to_pandas()
     if rounds.empty:
@@ -190,14 +190,13 @@ def report_main(args) -> int:
 
 def schema_main(args) -> int:
     from rtl_sweep import schema
+    from rtl_sweep.text import table
     if args.markdown:
         print(schema.markdown(), end="")
         return 0
     for name, spec in schema.TABLES.items():
         print(f"{name}: {spec['help']}")
-        w = max(len(n) for n, _, _ in spec["columns"]), max(len(str(t)) for _, t, _ in spec["columns"])
-        for n, t, h in spec["columns"]:
-            print(f"  {n:<{w[0]}}  {str(t):<{w[1]}}  {h}")
+        print(table(None, [[n, str(t), h] for n, t, h in spec["columns"]], align="lll", indent="  "))
         print()
     print("runs and trials also carry every config value as a flattened column (prune_fraction, "
           "partition_k, ...); trials carries sampled values as param_<key>. --markdown for docs/SCHEMA.md.")

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import Results
-from rtl_sweep.results.summary import table as text_table
+from rtl_sweep.text import number, table as text_table
 
 FORMATS = ("table", "csv", "json", "parquet")
 
@@ -74,20 +74,8 @@ def query(path: str, sql: str, fmt: str = "table", output: str | None = None,
 
 
 # ---- formats ----------------------------------------------------------------------------------
-def _cell(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, float) and v.is_integer() and 1e3 <= abs(v) < 1e15:
-        v = int(v)  # an integer column that pandas turned into floats because it has nulls
-    if isinstance(v, float):
-        return format(v, ".4g") if abs(v) < 1e6 else format(v, ".4e")
-    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10_000:
-        return f"{v:,}"
-    return str(v)
-
-
 def format_table(t: pa.Table) -> str:
-    rows = [[_cell(r[c]) for c in t.column_names] for r in t.to_pylist()]
+    rows = [[number(r[c]) for c in t.column_names] for r in t.to_pylist()]
     return text_table(list(t.column_names), rows) + f"\n({t.num_rows} row{'s' if t.num_rows != 1 else ''})"
 
 

@@ -4,7 +4,9 @@
 
 A table is every file `**/tables/<table>/*.parquet` under PATH (a local folder or a pyarrow.fs URI).
 Dot-files are skipped: they are writes still in flight. A part that cannot be read (truncated, not
-Parquet) is skipped with a warning that names it, so one damaged file never hides the rest.
+Parquet) is skipped with a warning that names it, so one damaged file never hides the rest. Files
+of an older format version (or none: version 0) are read; a run folder or part of a newer version
+stops the read with one line, since this code could misread it (schema.py, FORMAT_VERSION).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class Results:
         info = self.store.fs.get_file_info(self.store.root)
         if info.type == pafs.FileType.NotFound:
             raise ResultsError(f"no results at {self.path!r}: the path does not exist", NO_RESULTS_FIX)
-        self.parts = _scan(self.store)
+        self.parts, folders = _scan(self.store)
+        for folder in folders:  # before anything is read: a newer layout may have moved the tables
+            S.check_run_folder(self.store.child(folder) if folder else self.store)
         if not self.parts:
             raise ResultsError(f"no results tables under {self.path!r} (no **/tables/<table>/*.parquet)",
                                NO_RESULTS_FIX)
@@ -62,7 +66,7 @@ class Results:
         pieces = []
         for rel in self.parts.get(name, []):
             try:
-                pieces.append(_read_part(self.store, rel))
+                pieces.append(_read_part(self.store, rel, self.location(rel)))
             except (pa.ArrowException, OSError, ValueError) as e:
                 msg = f"skipped unreadable file {self.location(rel)}: {str(e).splitlines()[0]}"
                 log.debug(msg)  # the caller shows self.warnings; logging too would print it twice
@@ -76,20 +80,27 @@ class Results:
                                "a column changed type between runs; read the parts one by one with pyarrow")
 
 
-def _scan(store: Store) -> dict[str, list[str]]:
+def _scan(store: Store) -> tuple[dict[str, list[str]], list[str]]:
+    """({table: [part paths]}, [folders holding a format file]), relative to the store, one listing."""
     parts: dict[str, list[str]] = {}
-    for rel in store.list("", suffix=".parquet", recursive=True):
+    folders = []
+    for rel in store.list("", recursive=True):
         bits = rel.split("/")
-        if len(bits) < 3 or bits[-3] != "tables" or any(b.startswith(".") for b in bits):
+        if any(b.startswith(".") for b in bits):
             continue
-        parts.setdefault(bits[-2], []).append(rel)
-    return parts
+        if bits[-1] == S.FORMAT_FILE:
+            folders.append("/".join(bits[:-1]))
+        elif rel.endswith(".parquet") and len(bits) >= 3 and bits[-3] == "tables":
+            parts.setdefault(bits[-2], []).append(rel)
+    return parts, folders
 
 
-def _read_part(store: Store, rel: str) -> pa.Table:
+def _read_part(store: Store, rel: str, where: str) -> pa.Table:
     # ParquetFile, not pq.read_table: the dataset reader refuses files with a repeated column name.
     with store.fs.open_input_file(store.path(rel)) as f:
-        return _unique_columns(pq.ParquetFile(f).read())
+        pf = pq.ParquetFile(f)
+        S.check_version(S.table_version(pf.schema_arrow), where)
+        return _unique_columns(pf.read())
 
 
 def _unique_columns(t: pa.Table) -> pa.Table:

@@ -18,6 +18,7 @@ from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import Results
 from rtl_sweep.store import Store
 from rtl_sweep.results.summary import LABEL, METHOD_ORDER
+from rtl_sweep.text import number
 
 MAX_RUNS = 6  # a sweep may hold hundreds of runs; per-run plots are drawn for the best few
 STYLE = {"rtl": ("C0", "o", "-"), "rtl_tickets": ("C1", "s", "--"), "imp_single": ("C2", "^", "-"),
@@ -213,13 +214,12 @@ def plot_trials(trials, front: set, source: str) -> bytes:
 
 # ---- the page ---------------------------------------------------------------------------------
 def _num(v, spec=".3f") -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return "-"
+    """An HTML cell: flags as YES / no, Python ints as counts (12,345, never 12345.000), text escaped."""
     if isinstance(v, bool):
         return "YES" if v else "no"
-    if isinstance(v, int) or (isinstance(v, float) and spec == ","):
-        return f"{int(v):,}"
-    return format(v, spec) if isinstance(v, float) else html.escape(str(v))
+    if isinstance(v, int):
+        spec = ","
+    return html.escape(number(v, spec if isinstance(v, (int, float)) else None))
 
 
 def html_table(header: list[str], rows: list[list[str]]) -> str:

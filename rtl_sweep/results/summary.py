@@ -7,21 +7,11 @@ Input is the `rounds` table as a list of dicts (aggregate rows, ticket = -1).
 
 from __future__ import annotations
 
+from rtl_sweep.text import number, table  # sweep/tuner.py still imports `table` from here
+
 METHOD_ORDER = ["rtl", "rtl_tickets", "imp_single", "imp_multiple", "imp_single_equal"]
 LABEL = {"rtl": "RTL (joint)", "rtl_tickets": "RTL tickets (separate)", "imp_single": "IMP single",
          "imp_multiple": "IMP multiple", "imp_single_equal": "IMP single @RTL params"}
-
-
-def _fmt(v, spec: str) -> str:
-    if v is None or (isinstance(v, float) and v != v):
-        return "-"
-    return format(v, spec)
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def format_run(rounds: list[dict]) -> str:
@@ -40,11 +30,11 @@ def format_run(rounds: list[dict]) -> str:
             r = by.get((m, lv))
             if not r:
                 continue
-            rows.append([str(lv) if first else "", _fmt(r["sparsity"], ".3f") if first else "", LABEL[m],
-                         _fmt(r["balanced_accuracy"], ".3f"), _fmt(r["precision"], ".3f"),
-                         _fmt(r["recall"], ".3f")] + ([_fmt(r.get("accuracy"), ".3f")] if multiclass else []) +
-                        [f"{r['params_prunable']:,}", r["params_count"], _fmt(r.get("mean_jaccard"), ".3f"),
-                         _fmt(r.get("jaccard_chance"), ".3f"),
+            rows.append([str(lv) if first else "", number(r["sparsity"], ".3f") if first else "", LABEL[m],
+                         number(r["balanced_accuracy"], ".3f"), number(r["precision"], ".3f"),
+                         number(r["recall"], ".3f")] + ([number(r.get("accuracy"), ".3f")] if multiclass else []) +
+                        [number(r["params_prunable"], ","), r["params_count"], number(r.get("mean_jaccard"), ".3f"),
+                         number(r.get("jaccard_chance"), ".3f"),
                          ("YES" if r.get("collapse") else "no") if r.get("collapse") is not None else ""])
             first = False
     out = ["At equal sparsity (level 0 is the dense model):", table(header, rows)]
@@ -54,9 +44,9 @@ def format_run(rounds: list[dict]) -> str:
         if not (rtl and eq):
             continue
         diff = rtl["balanced_accuracy"] - eq["balanced_accuracy"]
-        eq_rows.append([str(lv), _fmt(rtl["sparsity"], ".3f"), _fmt(rtl["union_sparsity"], ".3f"),
-                        f"{rtl['params_prunable']:,}", _fmt(rtl["balanced_accuracy"], ".3f"),
-                        f"{eq['params_prunable']:,}", _fmt(eq["balanced_accuracy"], ".3f"), f"{diff:+.3f}"])
+        eq_rows.append([str(lv), number(rtl["sparsity"], ".3f"), number(rtl["union_sparsity"], ".3f"),
+                        number(rtl["params_prunable"], ","), number(rtl["balanced_accuracy"], ".3f"),
+                        number(eq["params_prunable"], ","), number(eq["balanced_accuracy"], ".3f"), number(diff, "+.3f")])
     if eq_rows:
         out += ["", "At equal total parameters (IMP single pruned to the size of RTL's mask union):",
                 table(["level", "ticket sparsity", "union sparsity", "RTL params", "RTL bal.acc",

@@ -7,43 +7,18 @@ and then copies it into the sweep folder with pyarrow, which truncates each dest
 rewrites it in place. A driver killed during that copy (Tune copies every second here) leaves an
 empty `search_gen_state-*.json`; `rtl-sweep resume` then failed to restore the searcher, restarted
 its seeded sampler and ran a duplicate of the first trial instead of the lost one. Here every file
-is written beside its destination under a hidden temporary name and renamed over it when complete,
-so a reader sees the old file or the new one, never half of one. A killed copy leaves only the
-hidden temporary file, which no Tune file pattern matches.
+is written beside its destination under a hidden temporary name and renamed over it when complete
+(store.AtomicOutput, the writer of every results file too), so a reader sees the old file or the new
+one, never half of one. A killed copy leaves only the hidden temporary file, which no Tune file
+pattern matches.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import uuid
-
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-
-class _ReplaceOnClose(io.FileIO):
-    """A file written under a temporary name and renamed to `final` when closed."""
-
-    def __init__(self, final: str):
-        head, tail = os.path.split(final)
-        self.final = final
-        self.tmp = os.path.join(head, f".{uuid.uuid4().hex[:12]}-partial-{tail}")
-        super().__init__(self.tmp, "wb")
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        super().close()
-        os.replace(self.tmp, self.final)
-
-    def __del__(self) -> None:
-        if not self.closed:  # dropped without close(): unfinished, so the old file stays
-            io.FileIO.close(self)
-            try:
-                os.unlink(self.tmp)
-            except OSError:
-                pass
+from rtl_sweep.store import AtomicOutput
 
 
 class AtomicLocalHandler(pafs.FileSystemHandler):
@@ -103,7 +78,7 @@ class AtomicLocalHandler(pafs.FileSystemHandler):
         return self.fs.open_input_file(path)
 
     def open_output_stream(self, path: str, metadata):
-        return pa.PythonFile(_ReplaceOnClose(path), mode="w")
+        return pa.PythonFile(AtomicOutput(self.fs, path), mode="w")
 
     def open_append_stream(self, path: str, metadata):
         return self.fs.open_append_stream(path)
