@@ -26,7 +26,7 @@ from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.executor import Executor, LocalExecutor
 from rtl_sweep.records import wave_rows
-from rtl_sweep.schema import config_columns, flatten_config, to_table
+from rtl_sweep.schema import config_columns, flatten_config, mark_run_folder, to_table
 from rtl_sweep.store import Store
 from rtl_sweep.units import wave
 
@@ -59,6 +59,7 @@ class Run:
         self.collapse_sparsity: float | None = None
 
     def _claim_folder(self) -> None:
+        mark_run_folder(self.store)  # refuses a folder written by a newer rtl_sweep
         text = dump_yaml(self.cfg)
         if self.store.exists("config.yaml"):
             old = RunConfig.from_dict(yaml.safe_load(self.store.read_bytes("config.yaml")))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "rtl_sweep"
 
-FOUNDATIONS = {"errors", "config", "methods", "store", "schema", "serialize"}
+FOUNDATIONS = {"errors", "config", "methods", "store", "schema", "serialize", "text", "net"}
 SHELLS = {"sweep", "cluster", "bench", "distributed", "results", "commands", "cli"}
 
 
@@ -28,7 +28,8 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + ([f"{node.module}.{a.name}" for a in node.names]
+            names = [node.module] + ([f"{node.module}.{a.name}" for a in node.names  # a module,
+                                      if not a.name.startswith("__")]           # not __version__
                                      if node.module == "rtl_sweep" else [])
         else:
             continue

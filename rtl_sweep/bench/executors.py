@@ -51,6 +51,7 @@ def run(args) -> list[dict]:
     from rtl_sweep.distributed.ray_init import init_ray
     from rtl_sweep.engine import Run
     from rtl_sweep.store import Store
+    from rtl_sweep.methods import RTL_TICKETS
     from rtl_sweep.units import Unit, run_unit
 
     E = args.executors_epochs
@@ -86,7 +87,7 @@ def run(args) -> list[dict]:
     with threads(1):
         ctx = build_context(tcfg, "cpu")
         parts = ray.put(shared_parts(ctx))
-        units = [Unit("loop", level, "rtl", 0) for level in range(ctx.levels)]
+        units = [Unit("loop", level, RTL_TICKETS.loop, 0) for level in range(ctx.levels)]
         warm_dir = tempfile.mkdtemp()
         warm = TicketActor.options(num_cpus=1).remote(parts, warm_dir, 1, "cpu")
         ray.get(warm.info.remote())

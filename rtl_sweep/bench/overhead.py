@@ -81,6 +81,7 @@ def run(args) -> list[dict]:
     from rtl_sweep.config import RunConfig
     from rtl_sweep.context import build_context
     from rtl_sweep.store import Store
+    from rtl_sweep.methods import RTL_TICKETS
     from rtl_sweep.units import Unit, run_unit
 
     cfg = RunConfig().with_overrides([f"prune.epochs={args.overhead_epochs}",
@@ -96,7 +97,7 @@ def run(args) -> list[dict]:
             with tempfile.TemporaryDirectory() as d:
                 store = Store(d)
                 for level in range(ctx.levels):
-                    run_unit(ctx, store, Unit("loop", level, "rtl", 0))
+                    run_unit(ctx, store, Unit("loop", level, RTL_TICKETS.loop, 0))
 
         def plain():
             plain_prune_rewind(module, init, ctx.model.prunable, ctx.kept, ctx.x_train, ctx.x_test,

@@ -19,14 +19,15 @@ from __future__ import annotations
 import sys
 
 from rtl_sweep.bench.common import row, threads
+from rtl_sweep.methods import IMP_MULTIPLE, IMP_SINGLE, RTL
 from rtl_sweep.text import number, table
 
 PAPER_CIFAR10 = {  # Table 1, CIFAR-10, at 25 / 50 / 75% sparsity
-    "rtl": {"balanced_accuracy": (0.781, 0.778, 0.772), "params": ("103K", "72K", "38K")},
-    "imp_single": {"balanced_accuracy": (0.711, 0.711, 0.732), "params": ("94K", "63K", "31K")},
-    "imp_multiple": {"balanced_accuracy": (0.712, 0.710, 0.760), "params": ("944K", "629K", "314K")},
+    RTL.name: {"balanced_accuracy": (0.781, 0.778, 0.772), "params": ("103K", "72K", "38K")},
+    IMP_SINGLE.name: {"balanced_accuracy": (0.711, 0.711, 0.732), "params": ("94K", "63K", "31K")},
+    IMP_MULTIPLE.name: {"balanced_accuracy": (0.712, 0.710, 0.760), "params": ("944K", "629K", "314K")},
 }
-LABEL = {"rtl": "RTL", "imp_single": "IMP single", "imp_multiple": "IMP multiple"}
+LABEL = {RTL.name: "RTL", IMP_SINGLE.name: "IMP single", IMP_MULTIPLE.name: "IMP multiple"}  # the paper's
 
 
 def configure(p) -> None:
@@ -61,8 +62,8 @@ def run(args) -> list[dict]:
     _print_table(got, total, file=sys.stdout)
     rows = []
     for level in (1, 2, 3):
-        rtl = got["rtl"][level]
-        for base in ("imp_single", "imp_multiple"):
+        rtl = got[RTL.name][level]
+        for base in (IMP_SINGLE.name, IMP_MULTIPLE.name):
             b = got[base][level]
             for metric in ("balanced_accuracy", "params_total"):
                 rows.append(row("paper", f"{metric} RTL / {LABEL[base]} @ {rtl['sparsity']:.0%}",
@@ -74,7 +75,7 @@ def _print_table(got: dict, total: int, file) -> None:
     print("\n   Table 1 layout: ours = mnist5k, small CNN (%d prunable); paper = CIFAR-10, GhostNet "
           "(~126K prunable)" % total, file=file)
     body = []
-    for m in ("rtl", "imp_single", "imp_multiple"):
+    for m in PAPER_CIFAR10:
         for i, level in enumerate((1, 2, 3)):
             r = got.get(m, {}).get(level)
             if r is None:

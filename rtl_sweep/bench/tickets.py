@@ -31,6 +31,7 @@ def configure(p) -> None:
 def run(args) -> list[dict]:
     from rtl_sweep.config import RunConfig
     from rtl_sweep.context import build_context
+    from rtl_sweep.methods import IMP_SINGLE, RTL_TICKETS
     from rtl_sweep.store import Store
     from rtl_sweep.units import Unit, run_unit
 
@@ -52,9 +53,9 @@ def run(args) -> list[dict]:
             return go
 
         fns = {
-            "sequential": levels(lambda s: [Unit("loop", s, "rtl", k) for k in range(K)]),
-            "vectorized": levels(lambda s: [Unit("tickets", s, "rtl", K - 1)]),
-            "single": levels(lambda s: [Unit("loop", s, "imp_single")]),
+            "sequential": levels(lambda s: [Unit("loop", s, RTL_TICKETS.loop, k) for k in range(K)]),
+            "vectorized": levels(lambda s: [Unit("tickets", s, RTL_TICKETS.loop, K - 1)]),
+            "single": levels(lambda s: [Unit("loop", s, IMP_SINGLE.loop)]),
         }
         t = interleaved(fns, args.repeats)
         settings = {"data": cfg.data.name, "model": cfg.model.name, "K": K, "levels": ctx.levels,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from rtl_sweep.errors import ResultsError
+from rtl_sweep.methods import RTL
 
 EPILOGS = {
     "results": """examples:
@@ -147,7 +148,7 @@ def rank_or_summarize_runs(res, by: str, top: int, ascending: bool) -> str:
         rows = res.table("rounds").to_pylist()  # None for nulls, as format_run expects
         status = f", {runs.loc[rid, 'status']}" if rid in runs.index else ", running (no runs row yet)"
         return f"run {label[rid]}{status}\n\n" + format_run(rows)
-    agg = rounds[(rounds.ticket == -1) & (rounds.method == "rtl")].sort_values("level")
+    agg = rounds[(rounds.ticket == -1) & (rounds.method == RTL.name)].sort_values("level")
     last = agg.drop_duplicates("run_id", keep="last").set_index("run_id")
     last["run"] = [label[r] for r in last.index]
     last["status"] = [runs.loc[r, "status"] if r in runs.index else "running" for r in last.index]

@@ -17,12 +17,12 @@ import math
 from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import Results
 from rtl_sweep.store import Store
-from rtl_sweep.results.summary import LABEL, METHOD_ORDER
+from rtl_sweep.methods import IMP_MULTIPLE, IMP_SINGLE, METHODS, ORDER, RTL
+from rtl_sweep.results.summary import LABEL
 from rtl_sweep.text import number
 
 MAX_RUNS = 6  # a sweep may hold hundreds of runs; per-run plots are drawn for the best few
-STYLE = {"rtl": ("C0", "o", "-"), "rtl_tickets": ("C1", "s", "--"), "imp_single": ("C2", "^", "-"),
-         "imp_multiple": ("C3", "v", "--"), "imp_single_equal": ("C4", "D", ":")}
+STYLE = {m.name: m.style for m in METHODS.values()}
 
 
 def _plt():
@@ -51,7 +51,7 @@ def _sparsity_ticks(ax, sparsities) -> None:
 
 def _level_sparsities(agg) -> list[float]:
     """Tick positions: the schedule's sparsities (RTL's levels), not every baseline's own value."""
-    d = agg[agg.method.isin(["rtl", "imp_single"])]
+    d = agg[agg.method.isin([RTL.name, IMP_SINGLE.name])]
     return list((d if not d.empty else agg).sparsity)
 
 
@@ -66,7 +66,7 @@ def _png(fig) -> bytes:
 def plot_accuracy(agg, title: str) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for m in METHOD_ORDER:
+    for m in ORDER:
         d = agg[agg.method == m].sort_values("sparsity")
         if d.empty:
             continue
@@ -83,7 +83,7 @@ def plot_accuracy(agg, title: str) -> bytes:
 def plot_jaccard(agg, title: str) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for m in ("rtl", "imp_multiple"):
+    for m in (RTL.name, IMP_MULTIPLE.name):
         d = agg[(agg.method == m) & agg.mean_jaccard.notna()].sort_values("sparsity")
         if d.empty:
             continue
@@ -95,7 +95,7 @@ def plot_jaccard(agg, title: str) -> bytes:
     if not d.empty:
         ax.plot([_x(s) for s in d.sparsity], d.jaccard_chance, color="gray", ls=":", lw=2,
                 label="chance (random masks, same densities)")
-    rtl = agg[(agg.method == "rtl") & (agg.collapse == True)].sort_values("level")  # noqa: E712 (nullable)
+    rtl = agg[(agg.method == RTL.name) & (agg.collapse == True)].sort_values("level")  # noqa: E712 (nullable)
     if not rtl.empty:
         s = float(rtl.sparsity.iloc[0])
         ax.axvline(_x(s), color="black", ls="--", lw=1.2, label=f"collapse detected (s = {s:.3g})")
@@ -231,7 +231,7 @@ def html_table(header: list[str], rows: list[list[str]]) -> str:
 def run_table(agg) -> str:
     rows = []
     for r in agg.sort_values(["level", "method"], key=lambda c: c.map(
-            {m: i for i, m in enumerate(METHOD_ORDER)}) if c.name == "method" else c).itertuples():
+            {m: i for i, m in enumerate(ORDER)}) if c.name == "method" else c).itertuples():
         rows.append([str(r.level), _num(r.sparsity), html.escape(LABEL.get(r.method, r.method)),
                      _num(r.balanced_accuracy), _num(r.precision), _num(r.recall), _num(r.params_prunable, ","),
                      html.escape(str(r.params_count)), _num(r.mean_jaccard), _num(r.jaccard_chance),
@@ -287,7 +287,7 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
     agg = rounds[rounds.ticket == -1] if not rounds.empty else rounds
     run_ids = list(dict.fromkeys(agg.run_id)) if not agg.empty else []
     if len(run_ids) > max_runs:
-        best = agg[agg.method == "rtl"].groupby("run_id").balanced_accuracy.max().sort_values(ascending=False)
+        best = agg[agg.method == RTL.name].groupby("run_id").balanced_accuracy.max().sort_values(ascending=False)
         run_ids = list(best.index[:max_runs])
         pages.append(f"<p>Per-run plots for the {max_runs} runs with the best RTL balanced accuracy.</p>")
     names = dict(zip(runs.run_id, runs.name)) if not runs.empty else {}
@@ -297,7 +297,7 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
         pages.append(f"<h2>Run {html.escape(label)}</h2>" + run_table(a))
         save(f"accuracy_{rid}.png", plot_accuracy(a, label), f"balanced accuracy vs sparsity, {label}")
         save(f"jaccard_{rid}.png", plot_jaccard(a, label), f"mean Jaccard vs sparsity, {label}")
-        s = sim[(sim.run_id == rid) & (sim.method == "rtl")] if not sim.empty else sim
+        s = sim[(sim.run_id == rid) & (sim.method == RTL.name)] if not sim.empty else sim
         if s.empty:
             continue
         ls, lv = _choose(s, layers, levels)

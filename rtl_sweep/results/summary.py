@@ -7,11 +7,11 @@ Input is the `rounds` table as a list of dicts (aggregate rows, ticket = -1).
 
 from __future__ import annotations
 
-from rtl_sweep.text import number, table  # sweep/tuner.py still imports `table` from here
+from rtl_sweep.methods import IMP_SINGLE_EQUAL, METHODS, ORDER, RTL, RTL_TICKETS
+from rtl_sweep.text import number, table
 
-METHOD_ORDER = ["rtl", "rtl_tickets", "imp_single", "imp_multiple", "imp_single_equal"]
-LABEL = {"rtl": "RTL (joint)", "rtl_tickets": "RTL tickets (separate)", "imp_single": "IMP single",
-         "imp_multiple": "IMP multiple", "imp_single_equal": "IMP single @RTL params"}
+LABEL = {m.name: m.label for m in METHODS.values()}
+SIGNAL_METHODS = tuple(m.name for m in METHODS.values() if m.signal)
 
 
 def format_run(rounds: list[dict]) -> str:
@@ -24,8 +24,8 @@ def format_run(rounds: list[dict]) -> str:
     rows = []
     for lv in levels:
         first = True
-        for m in METHOD_ORDER:
-            if m == "imp_single_equal":
+        for m in ORDER:
+            if m == IMP_SINGLE_EQUAL.name:  # it has its own table: at equal total parameters
                 continue
             r = by.get((m, lv))
             if not r:
@@ -40,7 +40,8 @@ def format_run(rounds: list[dict]) -> str:
     out = ["At equal sparsity (level 0 is the dense model):", table(header, rows)]
     eq_rows = []
     for lv in levels:
-        rtl, eq = by.get(("rtl", lv)) or by.get(("rtl_tickets", lv)), by.get(("imp_single_equal", lv))
+        rtl = by.get((RTL.name, lv)) or by.get((RTL_TICKETS.name, lv))
+        eq = by.get((IMP_SINGLE_EQUAL.name, lv))
         if not (rtl and eq):
             continue
         diff = rtl["balanced_accuracy"] - eq["balanced_accuracy"]
@@ -51,7 +52,7 @@ def format_run(rounds: list[dict]) -> str:
         out += ["", "At equal total parameters (IMP single pruned to the size of RTL's mask union):",
                 table(["level", "ticket sparsity", "union sparsity", "RTL params", "RTL bal.acc",
                        "IMP single params", "IMP single bal.acc", "RTL - single"], eq_rows)]
-    collapsed = [r for r in agg if r["method"] in ("rtl", "rtl_tickets") and r.get("collapse")]
+    collapsed = [r for r in agg if r["method"] in SIGNAL_METHODS and r.get("collapse")]
     if collapsed:
         first = min(collapsed, key=lambda r: r["level"])
         cause = {"jaccard": "abrupt change of the similarity signal",
