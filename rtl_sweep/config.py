@@ -33,7 +33,7 @@ def _f(default: Any, help: str, **kw: Any) -> Any:
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = _f("mnist5k", "mnist5k | digits | cifar10 | cifar100 | file")
+    name: str = _f("mnist5k", "mnist5k | digits | cifar10 | cifar100 | file | synthetic (timing only)")
     path: str = _f("", "for name=file: a .npz (X, y, optional group) or .parquet file")
     data_dir: str = _f("~/.cache/rtl_sweep/data", "where torchvision datasets live")
     download: bool = _f(False, "let torchvision download cifar10/cifar100 into data_dir")
@@ -41,6 +41,11 @@ class DataConfig:
     label_column: str = _f("label", "Parquet: the integer label column")
     group_column: str = _f("", "Parquet: the group (environment) column; empty for none")
     max_per_class: int = _f(0, "cap samples per class before splitting (0: no cap); for quick runs")
+    official_split: bool = _f(False, "cifar10/cifar100: keep the official train/test split instead of "
+                                     "pooling and re-splitting by test_fraction")
+    synthetic_shape: str = _f("3,32,32", "for name=synthetic (timing only, scores meaningless): input shape")
+    synthetic_classes: int = _f(10, "for name=synthetic: number of classes")
+    synthetic_size: int = _f(60000, "for name=synthetic: number of samples (CIFAR-10's 60,000 by default)")
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ class PruneConfig:
     epochs: int = _f(5, "training epochs per pruning round for each ticket")
     lr: float = _f(1.0e-3, "Adam learning rate (ticket extraction)")
     batch_size: int = _f(64, "mini-batch size (positives + negatives in one-vs-rest)")
-    vectorize: str = _f("off", "off | on | auto: train a level's RTL tickets in one vmapped pass")
+    vectorize: str = _f("off", "off | on | auto (on for CUDA): train every loop of a level fused, in "
+                               "stacked vmapped passes (per-subset loops together, whole-data models together)")
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
     seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
     task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification")
+    precision: str = _f("fp32", "fp32 | bf16: bf16 autocast of the forward passes (fp32 weights, Adam "
+                                "state and losses); fp32 is the reference")
     protocol: str = _f("ovr", "ovr: each ticket a binary detector of its subset (the paper) | "
                               "multiclass: the routed ticket predicts the class")
     baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
@@ -187,6 +195,8 @@ class RunConfig:
             raise ConfigError(f"prune.vectorize={p.vectorize!r} is unknown", "use off, on or auto")
         if p.rewind_step < 0:
             raise ConfigError("prune.rewind_step must be >= 0", "use 0 for the init")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision={self.precision!r} is unknown", "use fp32 or bf16")
         if self.protocol not in ("ovr", "multiclass"):
             raise ConfigError(f"protocol={self.protocol!r} is unknown", "use ovr or multiclass")
         if self.joint.variant not in ("sequential", "summed"):

@@ -25,7 +25,7 @@ from rtl_sweep.config import RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.executor import Executor, LocalExecutor
-from rtl_sweep.records import wave_rows
+from rtl_sweep.records import synthetic, wave_rows
 from rtl_sweep.schema import config_columns, flatten_config, mark_run_folder, to_table
 from rtl_sweep.store import Store
 from rtl_sweep.units import wave
@@ -38,11 +38,13 @@ class Run:
 
     def __init__(self, cfg: RunConfig, root: str = DEFAULT_ROOT, executor: str | Callable = "local",
                  device: str = "auto", progress: Callable[[str], None] | None = None,
-                 trial: dict | None = None, ctx: RunContext | None = None, threads: int | None = None):
+                 trial: dict | None = None, ctx: RunContext | None = None, threads: int | None = None,
+                 watch=None):
         self.cfg = cfg.validate()
         self.root = Store(root)
         self.store = self.root.child(cfg.folder_name())
         self.progress = progress or (lambda s: None)
+        self.watch = watch  # per-unit progress: start(level, total), done(unit, s), end()
         self.trial = trial or {}
         self.started = dt.datetime.now(dt.timezone.utc)
         self.ctx = ctx or build_context(cfg, device)  # bad data fails here, before any folder exists
@@ -79,7 +81,7 @@ class Run:
             t0 = time.perf_counter()
             # Prune-rewind every loop at this level, retrain RTL's tickets jointly through their
             # masks, and retrain IMP single at RTL's parameter count of the level before.
-            self.executor.run(wave(ctx, level))
+            self._run_wave(wave(ctx, level), level)
             # Evaluate every method, write its rows, and check the collapse signal.
             rounds, sims = self._records(level)
             if level == ctx.levels:
@@ -89,6 +91,16 @@ class Run:
                 self.collapse_sparsity = rtl["sparsity"]
             self.progress(self._line(level, rtl, time.perf_counter() - t0))
             yield {"level": level, "rounds": rounds, "similarity": sims, "rtl": rtl}
+
+    def _run_wave(self, units: list, level: int) -> None:
+        if self.watch is None:
+            self.executor.run(units)
+            return
+        self.watch.start(level, len(units))
+        try:
+            self.executor.run(units, self.watch.done)
+        finally:
+            self.watch.end()
 
     def _records(self, s: int) -> tuple[list, list]:
         """Write wave s's rows once: one part per level (rows of that level only) and per table."""
@@ -142,7 +154,8 @@ class Run:
             self.store.write_text("placement.json", json.dumps(placements, indent=1))
         now = dt.datetime.now(dt.timezone.utc)
         flat = flatten_config(self.cfg.to_dict())
-        row = {"run_id": self.cfg.hash(), "name": self.cfg.name, "status": status,
+        row = {"run_id": self.cfg.hash(), "synthetic": synthetic(self.ctx), "name": self.cfg.name,
+               "status": status,
                "executor": self.executor.name, "started_at": self.started,
                "finished_at": now, "wall_s": (now - self.started).total_seconds(), "levels": levels,
                "k": self.ctx.K, "collapse_sparsity": self.collapse_sparsity,

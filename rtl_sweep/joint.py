@@ -61,7 +61,9 @@ def _backward(ctx, params, bufs, fmask, obj, idx, tgt, opt) -> None:
     if opt is not None:
         opt.zero_grad(set_to_none=True)
     xb = ctx.x_train.index_select(0, idx.to(ctx.device))
-    loss = obj.loss(ctx.model.forward(params, bufs, fmask, xb), tgt.to(ctx.device))
+    with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.cfg.precision == "bf16"):
+        out = ctx.model.forward(params, bufs, fmask, xb)
+    loss = obj.loss(out.float(), tgt.to(ctx.device))
     loss.backward()
 
 

@@ -12,6 +12,7 @@ anywhere resumes at its first unfinished level with the same masks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -62,33 +63,55 @@ def load_level(store: Store, loop: Loop, level: int) -> dict:
     return tensor_load(store.read_bytes(loop.ckpt(level)))
 
 
-def run_level(ctx: RunContext, store: Store, loop: Loop, level: int) -> None:
-    """Train level `level` of `loop` and write its checkpoint."""
+@dataclass
+class Member:
+    """One model's level, ready to train: its start mask, training target, epochs and seed, where
+    its checkpoint goes, and what the checkpoint keeps beside the mask and the test outputs. The
+    sequential path trains one member at a time; the fused path (rtl_sweep/vectorized.py) trains a
+    stack of them at once."""
+
+    ckpt: str
+    mask: Mask
+    target: TrainTarget
+    epochs: int
+    seed: int
+    finish: Callable[[dict], dict]   # trained weights (CPU) -> extra checkpoint entries
+
+
+def member(ctx: RunContext, store: Store, loop: Loop, level: int) -> Member:
+    """Level `level` of `loop`: rewind under its mask, train, then rank for the next level's mask."""
     mask = level_mask(ctx, store, loop, level)
-    params, bufs = new_state(rewind(ctx.rewind_params, mask), ctx.rewind_buffers, ctx.device)
-    train(ctx.model, params, bufs, mask, target(ctx, loop), ctx.x_train, loop_epochs(ctx, loop),
-          ctx.cfg.prune.lr, ctx.cfg.prune.batch_size, derive_seed(ctx.cfg.seed, str(loop), "level", level))
-    trained = {n: p.detach().cpu() for n, p in params.items()}
-    out = {"mask": mask, "logits": predict_logits(ctx.model, params, bufs, mask, ctx.x_test)}
-    if level + 1 < ctx.levels:
-        out["next_mask"] = prune(mask, trained, ctx.kept[level + 1], ctx.cfg.prune.ranking)
-    if loop.kind == methods.IMP_SINGLE.loop:
-        out["trained"] = trained  # the equal-parameter baseline prunes from these weights
-    store.write_bytes(loop.ckpt(level), tensor_bytes(out))
+
+    def finish(trained: dict) -> dict:
+        out = {}
+        if level + 1 < ctx.levels:
+            out["next_mask"] = prune(mask, trained, ctx.kept[level + 1], ctx.cfg.prune.ranking)
+        if loop.kind == methods.IMP_SINGLE.loop:
+            out["trained"] = trained  # the equal-parameter baseline prunes from these weights
+        return out
+
+    return Member(loop.ckpt(level), mask, target(ctx, loop), loop_epochs(ctx, loop),
+                  derive_seed(ctx.cfg.seed, str(loop), "level", level), finish)
 
 
-def equal_params_level(ctx: RunContext, store: Store, level: int, keep: int, rel: str) -> None:
-    """IMP single pruned to `keep` weights (RTL's mask union at `level`), written to `rel`: take the
+def equal_member(ctx: RunContext, store: Store, level: int, keep: int, rel: str) -> Member:
+    """IMP single pruned to `keep` weights (RTL's mask union at `level`), checkpoint `rel`: take the
     single model's trained weights at the sparsest level that still keeps at least `keep`, prune
     them to `keep`, rewind and retrain with the same exposure."""
     single = Loop(methods.IMP_SINGLE.loop)
     src = max(i for i in range(ctx.levels) if ctx.kept[i] >= keep)
     ck = load_level(store, single, src)
     mask = prune(ck["mask"], ck["trained"], keep, ctx.cfg.prune.ranking)
-    params, bufs = new_state(rewind(ctx.rewind_params, mask), ctx.rewind_buffers, ctx.device)
-    train(ctx.model, params, bufs, mask, ctx.task.single_target(ctx), ctx.x_train,
-          methods.IMP_SINGLE_EQUAL.epochs(ctx.cfg), ctx.cfg.prune.lr, ctx.cfg.prune.batch_size,
-          derive_seed(ctx.cfg.seed, methods.IMP_SINGLE_EQUAL.name, level))
-    out = {"mask": mask, "logits": predict_logits(ctx.model, params, bufs, mask, ctx.x_test),
-           "source_level": torch.tensor(src)}
-    store.write_bytes(rel, tensor_bytes(out))
+    return Member(rel, mask, ctx.task.single_target(ctx), methods.IMP_SINGLE_EQUAL.epochs(ctx.cfg),
+                  derive_seed(ctx.cfg.seed, methods.IMP_SINGLE_EQUAL.name, level),
+                  lambda trained: {"source_level": torch.tensor(src)})
+
+
+def run_member(ctx: RunContext, store: Store, m: Member) -> None:
+    """Train one member alone and write its checkpoint."""
+    params, bufs = new_state(rewind(ctx.rewind_params, m.mask), ctx.rewind_buffers, ctx.device)
+    train(ctx.model, params, bufs, m.mask, m.target, ctx.x_train, m.epochs, ctx.cfg.prune.lr,
+          ctx.cfg.prune.batch_size, m.seed, bf16=ctx.cfg.precision == "bf16")
+    trained = {n: p.detach().cpu() for n, p in params.items()}
+    logits = predict_logits(ctx.model, params, bufs, m.mask, ctx.x_test)
+    store.write_bytes(m.ckpt, tensor_bytes({"mask": m.mask, "logits": logits, **m.finish(trained)}))

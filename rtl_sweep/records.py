@@ -62,8 +62,14 @@ def _read(ctx: RunContext, store: Store, m: Method, level: int, read: dict) -> O
     return Outputs([o["logits"]], [o["mask"]], wall)
 
 
+def synthetic(ctx: RunContext) -> bool | None:
+    """The `synthetic` column: true for the timing-only data set, else null."""
+    return True if ctx.cfg.data.name == "synthetic" else None
+
+
 def _row(ctx, method, level, ticket, subset, scores, **extra) -> dict:
-    row = {"run_id": ctx.cfg.hash(), "method": method, "level": level, "ticket": ticket, "subset": subset}
+    row = {"run_id": ctx.cfg.hash(), "synthetic": synthetic(ctx), "method": method, "level": level,
+           "ticket": ticket, "subset": subset}
     for m in METRICS:
         v = scores.get(m)
         row[m] = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
@@ -107,8 +113,8 @@ def similarity_rows(ctx: RunContext, level: int, mats: dict, sparsity: float) ->
         J, C, D = pack["jaccard"], pack["chance"], pack["density"]
         for i in range(J.shape[0]):
             for j in range(J.shape[0]):
-                rows.append({"run_id": rid, "method": methods.RTL.name, "level": level,
-                             "sparsity": sparsity, "layer": layer, "ticket_i": i, "ticket_j": j,
+                rows.append({"run_id": rid, "synthetic": synthetic(ctx), "method": methods.RTL.name,
+                             "level": level, "sparsity": sparsity, "layer": layer, "ticket_i": i, "ticket_j": j,
                              "subset_i": names[i], "subset_j": names[j], "jaccard": float(J[i, j]),
                              "chance": float(C[i, j]), "density_i": float(D[i]), "density_j": float(D[j])})
     return rows

@@ -32,6 +32,8 @@ TABLES: dict[str, dict] = {
                 "latest finished_at): identity, status, timing, and every config value as a column",
         "columns": [
             ("run_id", pa.string(), "config hash: the run folder is <name>-<run_id>"),
+            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
+                                      "(data.name=synthetic): its scores mean nothing; else null"),
             ("name", pa.string(), "the run's label"),
             ("trial_id", pa.string(), "Tune trial id when the run is a sweep trial, else null"),
             ("sweep", pa.string(), "sweep name when the run is a sweep trial, else null"),
@@ -49,6 +51,8 @@ TABLES: dict[str, dict] = {
         "help": "one row per (method, pruning level, ticket); ticket = -1 is the method's aggregate",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
+            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
+                                      "(data.name=synthetic): its scores mean nothing; else null"),
             ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal"),
             ("level", pa.int64(), "pruning level; 0 is the dense start"),
             ("ticket", pa.int64(), "subset id, or -1 for the average over subsets"),
@@ -85,6 +89,8 @@ TABLES: dict[str, dict] = {
         "help": "the K x K Jaccard matrix per layer and level, long format (layer '__all__' is global)",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
+            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
+                                      "(data.name=synthetic): its scores mean nothing; else null"),
             ("method", pa.string(), "whose masks: rtl"),
             ("level", pa.int64(), "pruning level"),
             ("sparsity", pa.float64(), "mean sparsity of the masks at this level"),

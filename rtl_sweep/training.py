@@ -95,24 +95,28 @@ def new_state(start: dict, buffers: dict, device: torch.device) -> tuple[dict, d
 
 def train(model: TicketModel, params: dict, buffers: dict, mask: Mask | None, target: TrainTarget,
           x: torch.Tensor, epochs: int, lr: float, batch_size: int, seed: int,
-          optimizer: torch.optim.Optimizer | None = None) -> torch.optim.Optimizer:
-    """Train `params` in place on `target` for `epochs`; x lives on the training device already."""
+          optimizer: torch.optim.Optimizer | None = None, bf16: bool = False) -> torch.optim.Optimizer:
+    """Train `params` in place on `target` for `epochs`; x lives on the training device already.
+    bf16: autocast the forward pass to bfloat16 (weights, Adam state and the loss stay fp32)."""
     device = x.device
     fmask = float_mask(mask, device) if mask is not None else None
     opt = optimizer or torch.optim.Adam(params.values(), lr=lr)
     model.module.train()
     for epoch in range(epochs):
         for idx, tgt in target.epoch_batches(batch_size, derive_seed(seed, "epoch", epoch)):
-            step(model, params, buffers, fmask, target, x, idx, tgt, opt)
+            step(model, params, buffers, fmask, target, x, idx, tgt, opt, bf16)
     return opt
 
 
 def step(model: TicketModel, params: dict, buffers: dict, fmask: dict | None, target: TrainTarget,
-         x: torch.Tensor, idx: torch.Tensor, tgt: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+         x: torch.Tensor, idx: torch.Tensor, tgt: torch.Tensor, opt: torch.optim.Optimizer,
+         bf16: bool = False) -> None:
     device = x.device
     xb = x.index_select(0, idx.to(device))
     opt.zero_grad(set_to_none=True)
-    loss = target.loss(model.forward(params, buffers, fmask, xb), tgt.to(device))
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model.forward(params, buffers, fmask, xb)
+    loss = target.loss(out.float(), tgt.to(device))
     loss.backward()
     opt.step()  # no float(loss): on a GPU it would wait for the device on every step
 

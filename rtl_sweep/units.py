@@ -9,7 +9,8 @@ is the only place that checks; the runners below just compute.
 
 Wave L of a run holds the units that can run at once: level L of every prune-rewind loop, joint
 retraining of level L, and the equal-parameter baseline of level L - 1 (it needs the single model's
-level L - 1 weights; `Method.lag`).
+level L - 1 weights; `Method.lag`). With `prune.vectorize` on (or auto on CUDA) the loops and the
+equal-parameter model of a wave train fused, as two stack units.
 """
 
 from __future__ import annotations
@@ -20,67 +21,99 @@ from dataclasses import dataclass
 from rtl_sweep import methods
 from rtl_sweep.context import RunContext
 from rtl_sweep.joint import run_joint
-from rtl_sweep.loops import Loop, all_loops, equal_params_level, level_mask, run_level
+from rtl_sweep.loops import Loop, Member, all_loops, equal_member, level_mask, member, run_member
 from rtl_sweep.pruning import kept, union
 from rtl_sweep.serialize import tensor_load
 from rtl_sweep.store import Store
-from rtl_sweep.vectorized import run_tickets, use_vectorized
+from rtl_sweep.vectorized import run_stack, use_fused
 
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str        # loop | tickets (a level's RTL loops, vectorized; k = last ticket) | joint | equal
+    kind: str        # loop | joint | equal | stack (its `parts`, loop and equal units, trained fused)
     level: int
     loop_kind: str = ""
     k: int = -1
+    parts: tuple = ()
 
     @property
     def loop(self) -> Loop:
         return Loop(self.loop_kind, self.k)
 
     def __str__(self) -> str:
+        if self.kind == "stack":
+            return f"stack[{self.parts[0]}..{self.parts[-1]}]@L{self.level}"
         return f"{self.loop if self.kind == 'loop' else self.kind}@L{self.level}"
 
     def ckpt(self) -> str:
-        if self.kind in ("loop", "tickets"):  # tickets: the last ticket's file is written last
+        if self.kind == "stack":  # its parts' files are written in order, the last one last
+            return self.parts[-1].ckpt()
+        if self.kind == "loop":
             return self.loop.ckpt(self.level)
         return f"ckpt/{'joint' if self.kind == 'joint' else methods.IMP_SINGLE_EQUAL.name}/L{self.level}.pt"
+
+    def split(self, n: int) -> list["Unit"]:
+        """A stack cut into n stacks of about equal size (one per device), in the same order."""
+        if self.kind != "stack" or n <= 1 or len(self.parts) <= 1:
+            return [self]
+        n = min(n, len(self.parts))
+        bounds = [round(i * len(self.parts) / n) for i in range(n + 1)]
+        return [Unit("stack", self.level, parts=self.parts[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def wave(ctx: RunContext, level: int) -> list[Unit]:
     """Units of wave `level` (0 .. levels); a wave's units are independent of each other."""
     units: list[Unit] = []
     if level < ctx.levels:
-        vectorized = use_vectorized(ctx)
-        if vectorized:
-            units.append(Unit("tickets", level, methods.RTL_TICKETS.loop, ctx.K - 1))
-        units += [Unit("loop", level, lp.kind, lp.k) for lp in all_loops(ctx)
-                  if not (vectorized and lp.kind == methods.RTL_TICKETS.loop)]
+        units += [Unit("loop", level, lp.kind, lp.k) for lp in all_loops(ctx)]
     for m in methods.active(ctx.cfg):
         at = level - m.lag
         if m.unit and m.first_level <= at < ctx.levels:
             units.append(Unit(m.unit, at))
-    return units
+    return fuse(units) if use_fused(ctx) else units
+
+
+def fuse(units: list[Unit]) -> list[Unit]:
+    """The wave's loop and equal-parameter units as stacks that share an architecture and train in
+    one pass: the per-subset loops (RTL's tickets and IMP multiple's copies), and the models on all
+    data (IMP single and the equal-parameter model). Parts with fewer epochs come first: they are
+    written first (rtl_sweep/vectorized.py trains the longer ones on without them)."""
+    per_subset = [u for u in units if u.kind == "loop" and u.k >= 0]
+    whole = [u for u in units if (u.kind == "loop" and u.k < 0) or u.kind == "equal"]
+    rest = [u for u in units if u not in per_subset and u not in whole]
+    stacks = [Unit("stack", group[0].level, parts=tuple(group)) for group in (per_subset, whole) if group]
+    return stacks + rest
 
 
 def rtl_masks(ctx: RunContext, store: Store, level: int) -> list:
     return [level_mask(ctx, store, Loop(methods.RTL_TICKETS.loop, k), level) for k in range(ctx.K)]
 
 
-def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
-    """Compute `unit` unless its checkpoint exists; returns seconds spent (0 when skipped)."""
-    if store.exists(unit.ckpt()):
-        return 0.0
-    if unit.kind == "tickets":  # writes each ticket's checkpoint and its share of the time itself
-        return run_tickets(ctx, store, unit.level)
-    t0 = time.perf_counter()
+def done(store: Store, unit: Unit) -> bool:
+    """A unit is done when its checkpoint exists (a stack: when its last part's does)."""
+    return store.exists(unit.ckpt())
+
+
+def member_of(ctx: RunContext, store: Store, unit: Unit) -> Member:
+    """A loop or equal-parameter unit as a model ready to train."""
     if unit.kind == "loop":
-        run_level(ctx, store, unit.loop, unit.level)
+        return member(ctx, store, unit.loop, unit.level)
+    keep = kept(union(rtl_masks(ctx, store, unit.level)))
+    return equal_member(ctx, store, unit.level, keep, unit.ckpt())
+
+
+def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
+    """Compute `unit` unless it is done; returns seconds spent (0 when skipped)."""
+    if done(store, unit):
+        return 0.0
+    if unit.kind == "stack":  # writes each part's checkpoint and its share of the time itself
+        return run_stack(ctx, store, [member_of(ctx, store, p) for p in unit.parts],
+                         [done(store, p) for p in unit.parts])
+    t0 = time.perf_counter()
+    if unit.kind in ("loop", "equal"):
+        run_member(ctx, store, member_of(ctx, store, unit))
     elif unit.kind == "joint":
         run_joint(ctx, store, rtl_masks(ctx, store, unit.level), unit.level, unit.ckpt())
-    elif unit.kind == "equal":
-        keep = kept(union(rtl_masks(ctx, store, unit.level)))
-        equal_params_level(ctx, store, unit.level, keep, unit.ckpt())
     else:
         raise ValueError(f"unknown unit kind {unit.kind!r}")
     wall = time.perf_counter() - t0

@@ -1,14 +1,18 @@
-"""Vectorized tickets: the K prune-rewind loops of one level as ONE batched forward/backward.
+"""Fused levels: many prune-rewind loops of one level as ONE batched forward/backward.
 
     rtl-sweep run --set prune.vectorize=on
-    python -c "import rtl_sweep.vectorized as v; help(v.train_tickets_vectorized)"
+    python -c "import rtl_sweep.vectorized as v; help(v.train_members)"
 
-The K tickets of a level share the model and the rewind point and differ only in their masks and
-data subsets, so their parameters stack to [K, ...] and one `torch.func.vmap` over
-`functional_call` runs all K forward passes at once (a conv becomes one grouped conv). Ticket k
-still sees exactly the batches `rtl_sweep.training.train` gives it (`TrainTarget.epoch_batches` with
-the same seeds). The K losses are summed before `backward`: ticket k's loss depends only on row k
-of the stacked tensors, so row k of the gradient is ticket k's own gradient.
+A wave's loops that share the model and the rewind point (RTL's K tickets and IMP multiple's K
+copies: 2K models; IMP single with the equal-parameter model: 2 more) differ only in their masks,
+data, seeds and epochs (rtl_sweep/units.fuse builds the stacks).
+
+Their parameters stack to [K, ...] and one `torch.func.vmap` over `functional_call` runs all K
+forward passes at once (a conv becomes one grouped conv). Model k still sees exactly the batches
+`rtl_sweep.training.train` gives it (`TrainTarget.epoch_batches` with the same seeds). The K losses
+are summed before `backward`: model k's loss depends only on row k of the stacked tensors, so row k
+of the gradient is model k's own gradient. Models with fewer epochs leave the stack when they are
+done (`train_members`), so IMP multiple's extra epochs cost K models, not 2K.
 
 `StackedAdam` is one Adam over the stacked tensors with a step count PER TICKET. Adam is
 elementwise, so this equals K separate `torch.optim.Adam`s (tests/test_vectorized.py checks it).
@@ -20,9 +24,8 @@ padded, so batch-norm statistics see exactly the ticket's own batch.
 
 Device path: the data already lives on the device (`RunContext.x_train`); each epoch's indices and
 targets of all tickets go to the device in ONE copy and the inner loop only slices and indexes on
-the device (no `.item()`, no host round trip). `amp=True` runs the forward passes under
-`torch.autocast` bf16 on CUDA (fp32 master weights and Adam state); the run engine always uses fp32
-so a config hash names one result.
+the device (no `.item()`, no host round trip). `precision=bf16` runs the forward passes under
+`torch.autocast` bf16 (fp32 master weights and Adam state); it is part of the config hash.
 
 Equivalence with the sequential loop is up to float reordering (grouped convs and batched
 reductions sum in another order): see tests/test_vectorized.py for the tolerance.
@@ -38,14 +41,14 @@ import torch.nn.functional as F
 from torch.func import vmap
 
 from rtl_sweep.context import RunContext
-from rtl_sweep.methods import RTL_TICKETS
 from rtl_sweep.serialize import tensor_bytes
-from rtl_sweep.pruning import Mask, prune, rewind
+from rtl_sweep.pruning import Mask, rewind
 from rtl_sweep.store import Store
-from rtl_sweep.loops import Loop, level_mask, loop_epochs, target
+from rtl_sweep.loops import Member
 from rtl_sweep.training import TicketModel, TrainTarget, derive_seed
 
-def use_vectorized(ctx: RunContext) -> bool:
+
+def use_fused(ctx: RunContext) -> bool:
     """prune.vectorize resolved for this run: 'auto' is on for CUDA only. On 2 CPU cores the batched
     pass measured slower than the sequential loop at batch 64 (`rtl-sweep bench tickets`)."""
     mode = ctx.cfg.prune.vectorize
@@ -81,6 +84,13 @@ class TicketStack:
     def ticket_params(self, k: int) -> dict[str, torch.Tensor]:
         return {n: p[k].detach().cpu().clone() for n, p in self.params.items()}
 
+    def select(self, rows: list[int]) -> "TicketStack":
+        """A stack of these rows only (new leaf tensors: the rest is no longer computed)."""
+        idx = torch.tensor(rows, device=next(iter(self.params.values())).device)
+        return TicketStack({n: p.detach().index_select(0, idx).requires_grad_(True) for n, p in self.params.items()},
+                           {n: b.index_select(0, idx) for n, b in self.buffers.items()},
+                           {n: m.index_select(0, idx) for n, m in self.masks.items()})
+
 
 def batched_forward(model: TicketModel, params: dict, buffers: dict, masks: dict, x: torch.Tensor,
                     shared: bool = False) -> torch.Tensor:
@@ -111,6 +121,15 @@ class StackedAdam:
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
+
+    def select(self, rows: list[int], params: list[torch.Tensor]) -> "StackedAdam":
+        """This optimizer's state for these rows only, driving `params` (the selected stack's)."""
+        idx = torch.tensor(rows, device=self.steps.device)
+        out = StackedAdam(params, self.lr, self.betas, self.eps)
+        out.exp_avg = [m.index_select(0, idx) for m in self.exp_avg]
+        out.exp_avg_sq = [v.index_select(0, idx) for v in self.exp_avg_sq]
+        out.steps = self.steps.index_select(0, idx)
+        return out
 
     @torch.no_grad()
     def step(self, rows: torch.Tensor | None = None) -> None:
@@ -182,57 +201,75 @@ def _losses(targets: list[TrainTarget], logits: torch.Tensor, tgt: torch.Tensor,
 
 
 def train_stack(model: TicketModel, st: TicketStack, targets: list[TrainTarget], x: torch.Tensor,
-                epochs: int, lr: float, batch_size: int, seeds: list[int], amp: bool = False) -> StackedAdam:
-    """Train the K tickets of `st` in place, ticket k on targets[k] with seed seeds[k]; the math of
-    K calls of `rtl_sweep.training.train`. `x` lives on the training device already."""
+                epochs: range | int, lr: float, batch_size: int, seeds: list[int], amp: bool = False,
+                opt: StackedAdam | None = None) -> StackedAdam:
+    """Train the K models of `st` in place, model k on targets[k] with seed seeds[k]; the math of K
+    calls of `rtl_sweep.training.train`. `epochs`: a count, or the range of epoch indices to run
+    (continuing with `opt`, the optimizer of the epochs before). `x` lives on the device already."""
     kinds = {o.kind for o in targets}
     if len(kinds) != 1:
-        raise ValueError(f"vectorized tickets need one target kind, got {sorted(kinds)}")
+        raise ValueError(f"a fused stack needs one target kind, got {sorted(kinds)}")
     device = x.device
-    opt = StackedAdam(list(st.params.values()), lr)
+    opt = opt or StackedAdam(list(st.params.values()), lr)
     all_columns = torch.tensor([o.column for o in targets], device=device)
-    amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp and device.type == "cuda" \
-        else (lambda: torch.autocast("cpu", enabled=False))
     model.module.train()
-    for epoch in range(epochs):
+    for epoch in range(epochs) if isinstance(epochs, int) else epochs:
         plan = _epoch_plan(targets, batch_size, [derive_seed(s, "epoch", epoch) for s in seeds], device)
         for rows, row_mask, idx, tgt in plan:
             G, b = idx.shape
             xb = x.index_select(0, idx.reshape(-1)).view(G, b, *x.shape[1:])
             opt.zero_grad()
-            if rows is None:       # every ticket has a batch of this size: the stacked tensors as is
+            if rows is None:       # every model has a batch of this size: the stacked tensors as is
                 params, bufs, masks, cols = st.params, st.buffers, st.masks, all_columns
-            else:                  # a ragged end: only these tickets step
+            else:                  # a ragged end: only these models step
                 params = {n: p.index_select(0, rows) for n, p in st.params.items()}
                 bufs = {n: v.index_select(0, rows) for n, v in st.buffers.items()}
                 masks = {n: v.index_select(0, rows) for n, v in st.masks.items()}
                 cols = all_columns.index_select(0, rows)
-            with amp_ctx():
+            with autocast(device, amp):
                 logits = batched_forward(model, params, bufs, masks, xb)
             _losses(targets, logits, tgt, cols).sum().backward()
-            if rows is not None:   # batch-norm running statistics of the tickets that stepped
+            if rows is not None:   # batch-norm running statistics of the models that stepped
                 for n, v in bufs.items():
                     st.buffers[n].index_copy_(0, rows, v)
             opt.step(row_mask)
     return opt
 
 
-def train_tickets_vectorized(ctx: RunContext, loops: list[Loop], level: int, masks: list[Mask],
-                             epochs: int, lr: float, batch_size: int, seeds: list[int],
-                             amp: bool = False) -> list[dict]:
-    """Train `loops` (same model, same rewind point, masks[i], their own targets) together from
-    the rewind point; returns each loop's trained parameters (CPU), as `training.train` leaves them."""
-    st = _train_level(ctx, loops, masks, epochs, lr, batch_size, seeds, amp)
-    del level  # the level is in the seeds; kept in the signature to mirror loops.run_level
-    return [st.ticket_params(i) for i in range(st.K)]
+def autocast(device: torch.device, bf16: bool):
+    """bf16 autocast for the forward pass (fp32 master weights, Adam state and loss), or nothing."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def _train_level(ctx: RunContext, loops: list[Loop], masks: list[Mask], epochs: int, lr: float,
-                 batch_size: int, seeds: list[int], amp: bool = False) -> TicketStack:
-    st = TicketStack.build(ctx.rewind_params, ctx.rewind_buffers, masks, ctx.device)
-    train_stack(ctx.model, st, [target(ctx, lp) for lp in loops], ctx.x_train, epochs, lr,
-                batch_size, seeds, amp)
-    return st
+def train_members(ctx: RunContext, members: list[Member], amp: bool = False) -> list[tuple[dict, torch.Tensor]]:
+    """Train `members` (same model and rewind point; their own masks, targets, seeds and epochs)
+    as one stack; returns each member's (trained weights on CPU, test outputs), in order.
+
+    Members with fewer epochs finish first; the stack then goes on with the others only, so a
+    longer-trained member (IMP multiple: extraction plus joint-retraining epochs) costs its extra
+    epochs and nothing is padded."""
+    cfg = ctx.cfg
+    st = TicketStack.build(ctx.rewind_params, ctx.rewind_buffers, [m.mask for m in members], ctx.device)
+    rows = list(range(len(members)))     # member index of each row of the stack
+    out: dict[int, tuple[dict, torch.Tensor]] = {}
+    opt, epoch = None, 0
+    for end in sorted({m.epochs for m in members}):
+        now = [members[i] for i in rows]
+        opt = train_stack(ctx.model, st, [m.target for m in now], ctx.x_train, range(epoch, end),
+                          cfg.prune.lr, cfg.prune.batch_size, [m.seed for m in now], amp, opt)
+        epoch = end
+        ending = [j for j, i in enumerate(rows) if members[i].epochs == end]
+        fin = st.select(ending)
+        logits = predict_logits_vectorized(ctx.model, fin.params, fin.buffers, fin.masks, ctx.x_test)
+        for j, lg in zip(ending, logits):
+            out[rows[j]] = (st.ticket_params(j), lg)
+        going = [j for j, i in enumerate(rows) if members[i].epochs > end]
+        if not going:
+            break
+        st = st.select(going)
+        opt = opt.select(going, list(st.params.values()))
+        rows = [rows[j] for j in going]
+    return [out[i] for i in range(len(members))]
 
 
 # ---- prediction ----------------------------------------------------------------------------------
@@ -267,32 +304,22 @@ def joint_logits_vectorized(ctx: RunContext, params: dict, bufs: dict, masks: li
 
 
 # ---- the run unit --------------------------------------------------------------------------------
-def run_tickets(ctx: RunContext, store: Store, level: int, amp: bool = False) -> float:
-    """Unit('tickets', level): every unfinished RTL ticket of `level` in one vectorized pass. Writes
-    the same files as K `loops.run_level` calls (ckpt/rtl-k/L<level>.pt with the same keys, in
-    ticket order, plus each ticket's .time share); returns the seconds spent."""
+def run_stack(ctx: RunContext, store: Store, members: list[Member], done: list[bool]) -> float:
+    """Unit('stack'): train `members` fused and write the checkpoints of those not `done`, in
+    order, with the same keys as `loops.run_member` and each part's share of the time. A stack
+    killed halfway is retrained whole: the same stack gives the same bits, a smaller one might not
+    (batched kernels may sum in another order for another stack size)."""
     t0 = time.perf_counter()
-    loops = [Loop(RTL_TICKETS.loop, k) for k in range(ctx.K)]
-    loops = [lp for lp in loops if not store.exists(lp.ckpt(level))]  # a resumed, half-done level
-    if not loops:
-        return 0.0
-    cfg = ctx.cfg
-    masks = [level_mask(ctx, store, lp, level) for lp in loops]
-    seeds = [derive_seed(cfg.seed, str(lp), "level", level) for lp in loops]
-    st = _train_level(ctx, loops, masks, loop_epochs(ctx, loops[0]), cfg.prune.lr, cfg.prune.batch_size,
-                      seeds, amp)
-    logits = predict_logits_vectorized(ctx.model, st.params, st.buffers, st.masks, ctx.x_test)
-    share = (time.perf_counter() - t0) / len(loops)
-    for i, lp in enumerate(loops):
+    trained = train_members(ctx, members, amp=ctx.cfg.precision == "bf16")
+    todo = [i for i, d in enumerate(done) if not d]
+    share = (time.perf_counter() - t0) / max(len(todo), 1)
+    for i in todo:
         t1 = time.perf_counter()
-        out = {"mask": masks[i], "logits": logits[i]}
-        if level + 1 < ctx.levels:
-            out["next_mask"] = prune(masks[i], st.ticket_params(i), ctx.kept[level + 1], cfg.prune.ranking)
-        store.write_bytes(lp.ckpt(level), tensor_bytes(out))
-        store.write_text(lp.ckpt(level) + ".time", f"{share + time.perf_counter() - t1:.6f}")
+        m, (weights, logits) = members[i], trained[i]
+        store.write_bytes(m.ckpt, tensor_bytes({"mask": m.mask, "logits": logits, **m.finish(weights)}))
+        store.write_text(m.ckpt + ".time", f"{share + time.perf_counter() - t1:.6f}")
     return time.perf_counter() - t0
 
 
-__all__ = ["StackedAdam", "TicketStack", "batched_forward", "joint_logits_vectorized",
-           "predict_logits_vectorized", "run_tickets", "stack", "train_stack",
-           "train_tickets_vectorized", "use_vectorized"]
+__all__ = ["StackedAdam", "TicketStack", "autocast", "batched_forward", "joint_logits_vectorized",
+           "predict_logits_vectorized", "run_stack", "stack", "train_members", "train_stack", "use_fused"]

@@ -35,11 +35,11 @@ from rtl_sweep.engine import Run
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.joint import joint_logits
 from rtl_sweep.pruning import ones_mask, prune, rewind
-from rtl_sweep.loops import Loop, loop_epochs, target
+from rtl_sweep.loops import Loop, Member, loop_epochs, target
 from rtl_sweep.training import derive_seed, new_state, predict_logits, train
 from rtl_sweep.units import wave
 from rtl_sweep.vectorized import (StackedAdam, TicketStack, joint_logits_vectorized,
-                                  predict_logits_vectorized, train_tickets_vectorized)
+                                  predict_logits_vectorized, train_members)
 
 ENGINE = tiny_overrides() + ["model.width=8", "data.max_per_class=40", "prune.target_sparsity=0.75",
                              "prune.lr=0.005", "joint.lr=0.005", "baselines=imp_single"]
@@ -115,8 +115,9 @@ def test_vectorized_equals_sequential(extra):
     g = torch.Generator().manual_seed(1)
     masks = [{n: torch.rand(m.shape, generator=g) < 0.5 for n, m in full.items()} for _ in loops]
     seeds = [derive_seed(cfg.seed, str(lp), "level", 1) for lp in loops]
-    vec = train_tickets_vectorized(ctx, loops, 1, masks, loop_epochs(ctx, loops[0]), cfg.prune.lr,
-                                   cfg.prune.batch_size, seeds)
+    members = [Member("", m, target(ctx, lp), loop_epochs(ctx, lp), s, lambda w: {})
+               for lp, m, s in zip(loops, masks, seeds)]
+    vec = [weights for weights, _ in train_members(ctx, members)]
     seq = _sequential(ctx, loops, masks, seeds)
     for k in range(ctx.K):
         for n in ctx.model.prunable:
@@ -154,8 +155,8 @@ def test_run_with_vectorize_on_matches_off(tmp_path):
     off = Run(RunConfig().with_overrides(ENGINE), str(tmp_path / "off"), device="cpu")
     on = Run(RunConfig().with_overrides(ENGINE + ["prune.vectorize=on"]), str(tmp_path / "on"),
              device="cpu")
-    assert [u.kind for u in wave(on.ctx, 0)][0] == "tickets"
-    assert not any(u.kind == "tickets" for u in wave(off.ctx, 0))
+    assert [u.kind for u in wave(on.ctx, 0)][0] == "stack"
+    assert not any(u.kind == "stack" for u in wave(off.ctx, 0))
     off.execute()
     on.execute()
     a, b = Path(off.store.path()), Path(on.store.path())
@@ -185,4 +186,4 @@ def test_vectorize_config():
     with pytest.raises(ConfigError, match="prune.vectorize"):
         RunConfig().with_overrides(["prune.vectorize=yes"]).validate()
     ctx = build_context(RunConfig().with_overrides(tiny_overrides() + ["prune.vectorize=auto"]), "cpu")
-    assert not any(u.kind == "tickets" for u in wave(ctx, 0))  # auto: off on CPU
+    assert not any(u.kind == "stack" for u in wave(ctx, 0))  # auto: off on CPU

@@ -54,7 +54,8 @@ def run(args) -> list[dict]:
 
         fns = {
             "sequential": levels(lambda s: [Unit("loop", s, RTL_TICKETS.loop, k) for k in range(K)]),
-            "vectorized": levels(lambda s: [Unit("tickets", s, RTL_TICKETS.loop, K - 1)]),
+            "vectorized": levels(lambda s: [Unit("stack", s, parts=tuple(Unit("loop", s, RTL_TICKETS.loop, k)
+                                                                         for k in range(K)))]),
             "single": levels(lambda s: [Unit("loop", s, IMP_SINGLE.loop)]),
         }
         t = interleaved(fns, args.repeats)

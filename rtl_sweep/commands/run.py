@@ -43,6 +43,7 @@ def configure(p, name: str) -> None:
 
 
 def main(args) -> int:
+    from rtl_sweep.commands.progress import WaveProgress
     from rtl_sweep.config import RunConfig
     from rtl_sweep.engine import Run
     from rtl_sweep.results.summary import format_run
@@ -57,8 +58,9 @@ def main(args) -> int:
                                 device=args.device)
     t0 = time.perf_counter()
     say(f"run {cfg.folder_name()} -> {args.output}/{cfg.folder_name()}")
+    watch = None if args.quiet else WaveProgress()
     run = Run(cfg, args.output, executor=executor, device=args.device, progress=say,
-              threads=args.threads)
+              threads=args.threads, watch=watch)
     say(f"{cfg.data.name}: {len(run.ctx.data.y_train)} train / {len(run.ctx.data.y_test)} test, "
         f"K={run.ctx.K} tickets ({cfg.partition.method}), {cfg.model.name} with "
         f"{run.ctx.total_prunable:,} prunable weights, {run.ctx.levels} levels to sparsity "

@@ -3,8 +3,9 @@
     python -c "from rtl_sweep.config import DataConfig; from rtl_sweep.data import load_dataset; \
 print(load_dataset(DataConfig(name='cifar10', download=True), seed=0).x_train.shape)"
 
-The official train and test sets are pooled and re-split by data.test_fraction like every other
-source, so one seed and one test_fraction mean the same thing for all datasets.
+By default the official train and test sets are pooled and re-split by data.test_fraction like
+every other source, so one seed and one test_fraction mean the same thing for all datasets;
+data.official_split=true keeps the official split (scores then compare with the paper's).
 """
 
 from __future__ import annotations
@@ -37,4 +38,5 @@ def load_cifar(name: str, cfg: DataConfig) -> Source:
                             "files there by hand") from None
     x = np.concatenate([p.data for p in parts]).transpose(0, 3, 1, 2)  # NHWC -> NCHW
     y = np.concatenate([np.asarray(p.targets, dtype=np.int64) for p in parts])
-    return Source(x=x, y=y, class_names=list(parts[0].classes), pixel_max=255.0)
+    test = np.concatenate([np.zeros(len(parts[0].targets), bool), np.ones(len(parts[1].targets), bool)])
+    return Source(x=x, y=y, class_names=list(parts[0].classes), pixel_max=255.0, test=test)

@@ -28,7 +28,7 @@ from rtl_sweep.errors import ClusterError
 from rtl_sweep.executor import Executor, Progress
 from rtl_sweep.loops import all_loops
 from rtl_sweep.store import Store
-from rtl_sweep.units import Unit, run_unit
+from rtl_sweep.units import Unit, done, run_unit
 
 class RayExecutor(Executor):
     name = "ray"
@@ -47,9 +47,12 @@ class RayExecutor(Executor):
                                                   self.plan.cpus, device)
 
     def run(self, units: list[Unit], progress: Progress | None = None) -> None:
-        # prune-rewind work (single loops, or a level's RTL tickets vectorized) goes to the actors
-        remote = [u for u in units if u.kind in ("loop", "tickets") and not self.store.exists(u.ckpt())]
-        own = [u for u in units if u.kind not in ("loop", "tickets")]
+        # Prune-rewind work (single loops, or fused stacks) goes to the actors. With G GPU actors a
+        # stack is cut into G stacks, one per device (about 2K / G models each).
+        parts = self.plan.count if self.plan.gpus > 0 else 1
+        remote = [p for u in units if u.kind in ("loop", "stack") and not done(self.store, u)
+                  for p in u.split(parts)]
+        own = [u for u in units if u.kind not in ("loop", "stack")]
         errors: list[BaseException] = []
         worker = threading.Thread(target=self._run_own, args=(own, errors, progress), daemon=True)
         worker.start()
@@ -62,7 +65,9 @@ class RayExecutor(Executor):
 
     def _cost(self, u: Unit) -> float:
         # Relative cost from the method registry (largest first; exact values do not matter).
-        return -methods.of_loop(u.loop_kind).cost * (self.ctx.K if u.kind == "tickets" else 1)
+        if u.kind == "stack":
+            return sum(self._cost(p) for p in u.parts)
+        return -methods.of_loop(u.loop_kind).cost if u.kind == "loop" else -methods.IMP_SINGLE.cost
 
     def _run_own(self, units: list[Unit], errors: list, progress) -> None:
         torch.set_num_threads(self.own_threads)

@@ -11,6 +11,8 @@ from rtl_sweep.methods import IMP_SINGLE_EQUAL, METHODS, ORDER, RTL, RTL_TICKETS
 from rtl_sweep.text import number, table
 
 LABEL = {m.name: m.label for m in METHODS.values()}
+SYNTHETIC_WARNING = ("SYNTHETIC DATA (data.name=synthetic): a timing stand-in; every score below is "
+                     "meaningless.")
 SIGNAL_METHODS = tuple(m.name for m in METHODS.values() if m.signal)
 
 
@@ -38,6 +40,8 @@ def format_run(rounds: list[dict]) -> str:
                          ("YES" if r.get("collapse") else "no") if r.get("collapse") is not None else ""])
             first = False
     out = ["At equal sparsity (level 0 is the dense model):", table(header, rows)]
+    if any(r.get("synthetic") for r in agg):
+        out = [SYNTHETIC_WARNING, ""] + out
     eq_rows = []
     for lv in levels:
         rtl = by.get((RTL.name, lv)) or by.get((RTL_TICKETS.name, lv))
