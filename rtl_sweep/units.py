@@ -42,7 +42,8 @@ class Unit:
 
     def __str__(self) -> str:
         if self.kind == "stack":
-            return f"stack[{self.parts[0]}..{self.parts[-1]}]@L{self.level}"
+            first, last = (p.loop if p.kind == "loop" else p.kind for p in (self.parts[0], self.parts[-1]))
+            return f"stack[{first}..{last}]@L{self.level}"
         return f"{self.loop if self.kind == 'loop' else self.kind}@L{self.level}"
 
     def ckpt(self) -> str:

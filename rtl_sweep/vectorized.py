@@ -171,9 +171,10 @@ def _epoch_plan(targets: list[TrainTarget], batch_size: int, seeds: list[int], d
         for size, ks in groups.items():
             steps.append((ks, size))
             flat_idx += [per[k][m][0] for k in ks]
-            flat_tgt += [per[k][m][1].to(torch.float32) for k in ks]
+            flat_tgt += [per[k][m][1] for k in ks]
+    # One copy each (and one dtype cast): the inner loop then only slices views on the device.
     idx = torch.cat(flat_idx).to(device, non_blocking=True)
-    tgt = torch.cat(flat_tgt).to(device, non_blocking=True)
+    tgt = torch.cat(flat_tgt).to(device, dtype=torch.float32, non_blocking=True)
     K = len(targets)
     row_masks = torch.zeros(len(steps), K, dtype=torch.bool)
     for i, (ks, _) in enumerate(steps):

@@ -46,3 +46,30 @@ def test_tiny_overhead_writes_ratio_rows(tmp_path):
     assert rows and all(r["bench"] == "overhead" and r["ratio"] > 0 for r in rows)
     assert all("cores=" in r["machine"] and "torch=" in r["versions"] and r["settings"] for r in rows)
     assert "machine:" in buf.getvalue() and "ratio" in buf.getvalue()
+
+
+def test_bench_gpu_without_cuda_says_so_in_one_line_and_exits_0(tmp_path):
+    import subprocess
+    import sys
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the benchmark would run")
+    out = subprocess.run([sys.executable, "-m", "rtl_sweep.cli", "bench", "gpu", "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "bench gpu: no CUDA device on this machine; nothing measured." in out.stdout
+    assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_bench_gpu_splits_a_wave_by_method_and_counts_image_passes():
+    from rtl_sweep.bench.gpu import _image_passes, _split_by_method
+    from rtl_sweep.config import RunConfig
+    from rtl_sweep.context import build_context
+    from rtl_sweep.units import wave
+    ctx = build_context(RunConfig().with_overrides(["data.name=digits", "model.name=mlp", "prune.vectorize=on",
+                                                    "prune.epochs=2", "joint.epochs=3"]), "cpu")
+    by = _split_by_method(wave(ctx, 2))
+    assert {u.kind for u in by["rtl"]} == {"loop", "joint"} and len(by["imp_multiple"]) == ctx.K
+    assert [u.kind for u in by["imp_single"]] == ["loop", "equal"]
+    single = next(u for u in by["imp_single"] if u.kind == "loop")
+    assert _image_passes(ctx, single) == len(ctx.data.y_train) * 5  # all of it, prune + joint epochs

@@ -19,6 +19,7 @@ NAMES: dict[str, tuple[str, str]] = {
     "executors": ("rtl_sweep.bench.executors", "Ray executor vs local executor; one actor vs the local loop"),
     "stopper": ("rtl_sweep.bench.stopper", "the collapse-study sweep with and without the collapse stopper"),
     "paper": ("rtl_sweep.bench.paper", "the paper's Table 1 layout on mnist5k beside its CIFAR-10 figures"),
+    "gpu": ("rtl_sweep.bench.gpu", "the paper's CIFAR-10 protocol on one CUDA device, part by part"),
 }
 
 

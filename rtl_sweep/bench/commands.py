@@ -61,6 +61,7 @@ def main(args) -> int:
         print_rows(name, got)
         print(f"   ({time.perf_counter() - t1:.0f}s)", flush=True)
         rows += got
+    rows = [r for r in rows if not r.pop("_written", False)]  # gpu writes each row as measured
     if rows:
         path = write_rows(args.output, rows, "-".join(names) if args.names else "all")
         print(f"\n{len(rows)} rows -> {path}  (total {time.perf_counter() - t0:.0f}s)")

@@ -88,7 +88,7 @@ def print_rows(name: str, rows: list[dict], out=None) -> None:
              number(r["denominator_s"], ".3f"),
              "" if r["goal"] is None else f"<= {r['goal']:g}  " + ("met" if r["ratio"] <= r["goal"] else "NOT met")]
             for r in rows]
-    print(table(["figure", "ratio", "num", "den", "goal"], body, align="lrrrl", indent="   "), file=out)
+    print(table(["figure", "ratio", "num", "den", "goal"], body, align="lrrrl", indent="   "), file=out, flush=True)
 
 
 def write_rows(output: str, rows: list[dict], tag: str) -> str:

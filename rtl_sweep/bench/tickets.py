@@ -8,8 +8,14 @@ Extraction only (no joint retraining, no baselines beside the single model), the
 both sides, the bundled mnist5k data and small CNN. Exposure: each RTL ticket trains on 2|D_k|
 samples per epoch (its positives plus as many negatives), so the K tickets see 2N samples per epoch;
 IMP single sees N, so it trains 2x the epochs (the engine's own rule: extraction + joint epochs).
-Figures: RTL sequential (K engine loop units per level) / IMP single, RTL vectorized (one
-Unit('tickets') per level) / IMP single, and vectorized / sequential. Goal: RTL / single <= 2.
+Figures: RTL sequential (K engine loop units per level) / IMP single, RTL vectorized (one fused
+stack unit per level) / IMP single, and vectorized / sequential. Goal: RTL / single <= 2.
+
+Device-independent figures (rtl_sweep/bench/ops.py): torch operations dispatched per training step
+(views excluded: they launch nothing) for a fused stack of K loops and for K loops one at a time,
+at K = 2, 10 and 20; the numerator and denominator are operation counts, not seconds. Goal: the
+fused count grows by at most 10% from K = 2 to K = 20 (a launch-bound GPU then costs the same per
+step for any K).
 """
 
 from __future__ import annotations
@@ -62,8 +68,21 @@ def run(args) -> list[dict]:
         settings = {"data": cfg.data.name, "model": cfg.model.name, "K": K, "levels": ctx.levels,
                     "rtl_epochs": E, "single_epochs": 2 * E, "batch_size": cfg.prune.batch_size,
                     "repeats": args.repeats, "threads": args.threads}
-        return [row("tickets", f"{a} / {b}", *ratio_of(t, x, y), goal, settings)
+        rows = [row("tickets", f"{a} / {b}", *ratio_of(t, x, y), goal, settings)
                 for a, b, x, y, goal in (
                     ("RTL K=10 sequential", "IMP single", "sequential", "single", GOAL),
                     ("RTL K=10 vectorized", "IMP single", "vectorized", "single", GOAL),
                     ("RTL vectorized", "RTL sequential", "vectorized", "sequential", None))]
+        return rows + op_rows()
+
+
+def op_rows() -> list[dict]:
+    from rtl_sweep.bench.ops import ops_per_step
+    counts = {K: ops_per_step(K) for K in (2, 10, 20)}
+    settings = {"model": "cnn", "data": "synthetic 1x28x28", "batch": 8, "steps_per_epoch": 16,
+                "unit": "dispatched non-view torch operations per step"}
+    rows = [row("tickets", f"ops/step fused / one at a time, K={K}", f / s, f, s, None, settings)
+            for K, (s, f) in counts.items()]
+    rows.append(row("tickets", "ops/step fused K=20 / fused K=2", counts[20][1] / counts[2][1],
+                    counts[20][1], counts[2][1], 1.10, settings))
+    return rows
