@@ -3,8 +3,8 @@
     rtl-sweep run --executor ray                      # local Ray on 127.0.0.1, this machine's CPUs
     rtl-sweep run --executor ray --address HOST:6379  # an existing cluster
 
-The coordinator puts the shared parts (data, routing table, shared init and rewind weights) into
-the object store ONCE and hands the reference to every actor. Per batch it sends each prune-rewind
+The coordinator writes the shared parts (data, routing table, shared init and rewind weights) into
+the run folder ONCE (`parts.pt`); every actor, and any actor Ray restarts, reads them from there. Per batch it sends each prune-rewind
 unit to a free actor (largest first, so the pool stays balanced) and meanwhile runs the batch's
 joint retraining and equal-parameter units on its own device in a thread. The engine (`Run`)
 gathers masks, computes the similarity signal and writes the records exactly as the local run does:
@@ -19,7 +19,7 @@ from typing import Callable
 import ray
 import torch
 
-from rtl_sweep.context import RunContext, shared_parts
+from rtl_sweep.context import PARTS_FILE, RunContext, parts_bytes, shared_parts
 from rtl_sweep.distributed.actors import TicketActor
 from rtl_sweep.distributed.ray_init import init_ray
 from rtl_sweep.distributed.resources import ActorPlan, plan_actors
@@ -38,14 +38,14 @@ class Coordinator:
                  own_threads: int = 1):
         self.ctx, self.store, self.plan = ctx, store, plan
         self.own_threads = own_threads
-        self.parts_ref = ray.put(shared_parts(ctx))          # once per run, shared by every actor
+        # Written on every start (atomically), so the actors use exactly this coordinator's parts.
+        store.write_bytes(PARTS_FILE, parts_bytes(shared_parts(ctx)))
         self.actors = [self._start(i, device) for i in range(plan.count)]
         self.placements: list[dict] = []
 
     def _start(self, i: int, device: str):
         opts = self.plan.options(i)
-        return TicketActor.options(**opts).remote(self.parts_ref, self.store.uri,
-                                                  self.plan.cpus, device)
+        return TicketActor.options(**opts).remote(self.store.uri, self.plan.cpus, device)
 
     def run(self, units: list[Unit], progress: Callable[[Unit, float], None] | None = None) -> None:
         # prune-rewind work (single loops, or a level's RTL tickets vectorized) goes to the actors
