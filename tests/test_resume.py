@@ -198,3 +198,18 @@ def test_searcher_restored_in_a_moved_folder_adopts_a_trial_asked_by_the_killed_
     assert [t.user_attrs.get(TRIAL_ATTR) for t in trials] == ["t1", "t2", "t3"]
     assert trials[0].values == [0.9] and len({t.params["x"] for t in trials}) == 3
     assert not old.exists()
+
+
+def test_a_trials_row_is_written_once(tmp_path):
+    """A resumed sweep may end a trial again that Tune had not saved as finished: its row stays."""
+    from rtl_sweep.results.store import Store
+    from rtl_sweep.sweep.space import parse_space
+    from rtl_sweep.sweep.tables import trial_row, write_trial
+    spec = parse_space(dict(SPACE), "resumed.yaml")
+    last = {"level": 2, "levels_total": 3, "balanced_accuracy": 0.9}
+
+    def row(status: str) -> dict:
+        return trial_row(spec, "t1", {"prune.fraction": 0.5}, status, last, 0.9, 1.0, None, 0)
+    assert write_trial(Store(tmp_path), spec, row("completed"))
+    assert not write_trial(Store(tmp_path), spec, row("failed"))
+    assert pq.read_table(tmp_path / "tables" / "trials").column("status").to_pylist() == ["completed"]
