@@ -9,7 +9,9 @@ gets bit-identical tensors, so stages can run anywhere and still agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+import numpy as np
 
 import torch
 
@@ -19,6 +21,7 @@ from rtl_sweep.device import deterministic_cuda, pick_device
 from rtl_sweep.models import prunable_names
 from rtl_sweep.partition import Partition
 from rtl_sweep.pruning import kept_schedule
+from rtl_sweep.serialize import tensor_bytes, tensor_load
 from rtl_sweep.tasks import Task, get_task
 from rtl_sweep.training import TicketModel, derive_seed
 
@@ -56,8 +59,8 @@ class RunContext:
 
 @dataclass
 class SharedParts:
-    """What a coordinator hands every ticket actor once, through the object store: the data, the
-    routing table and the shared init / rewind weights. Actors never re-read the dataset."""
+    """What a coordinator hands every ticket actor once, through the run folder (`PARTS_FILE`): the
+    data, the routing table and the shared init / rewind weights. Actors never re-read the dataset."""
 
     cfg: RunConfig
     data: Dataset
@@ -106,3 +109,27 @@ def build_context(cfg: RunConfig, device: str | torch.device = "auto",
 def shared_parts(ctx: RunContext) -> SharedParts:
     return SharedParts(ctx.cfg, ctx.data, ctx.partition, ctx.init_params, ctx.init_buffers,
                        ctx.rewind_params, ctx.rewind_buffers)
+
+
+# In the run folder, beside the checkpoints: an actor (and one Ray restarts) builds its context from
+# this file, which outlives Ray's object store (an object there may be gone when Ray restarts it).
+PARTS_FILE = "parts.pt"
+
+
+def parts_bytes(parts: SharedParts) -> bytes:
+    """The parts as plain fields (tensors, lists, numbers), so `weights_only` loading reads them."""
+    def plain(obj) -> dict:
+        return {f.name: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+                for f in fields(obj) for v in [getattr(obj, f.name)]}
+    return tensor_bytes({"cfg": parts.cfg.to_dict(), "data": plain(parts.data),
+                         "partition": plain(parts.partition), "init_params": parts.init_params,
+                         "init_buffers": parts.init_buffers, "rewind_params": parts.rewind_params,
+                         "rewind_buffers": parts.rewind_buffers})
+
+
+def load_parts(blob: bytes) -> SharedParts:
+    d = tensor_load(blob)
+    partition = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in d["partition"].items()}
+    return SharedParts(RunConfig.from_dict(d["cfg"]), Dataset(**d["data"]), Partition(**partition),
+                       d["init_params"], d["init_buffers"], d["rewind_params"], d["rewind_buffers"])
+

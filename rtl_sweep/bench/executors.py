@@ -15,7 +15,8 @@ on the cores, 1 thread can be much faster than 2, so both are printed. Goal <= 0
 Single ticket: ticket 0's prune-rewind loop (--executors-ticket-epochs per level, 3 levels) in one
 TicketActor (1 CPU, hence 1 torch thread) vs `run_unit` in this process at 1 thread. HEADLINE =
 the warm actor (started once, like an actor reused across a run's levels); the figure with the
-actor start (torch import, context from the object store) is printed beside it. Goal <= 1.10.
+actor start (torch import, context from the run folder's parts file) is printed beside it.
+Goal <= 1.10.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def run(args) -> list[dict]:
     import ray
 
     from rtl_sweep.config import RunConfig
-    from rtl_sweep.context import build_context, shared_parts
+    from rtl_sweep.context import PARTS_FILE, build_context, parts_bytes, shared_parts
     from rtl_sweep.distributed.actors import TicketActor
     from rtl_sweep.distributed.ray_executor import ray_executor
     from rtl_sweep.distributed.ray_init import init_ray
@@ -86,10 +87,11 @@ def run(args) -> list[dict]:
                                        "prune.target_sparsity=0.75", "baselines=", "joint.epochs=0"])
     with threads(1):
         ctx = build_context(tcfg, "cpu")
-        parts = ray.put(shared_parts(ctx))
+        parts = parts_bytes(shared_parts(ctx))  # what a coordinator writes into the run folder
         units = [Unit("loop", level, RTL_TICKETS.loop, 0) for level in range(ctx.levels)]
         warm_dir = tempfile.mkdtemp()
-        warm = TicketActor.options(num_cpus=1).remote(parts, warm_dir, 1, "cpu")
+        Store(warm_dir).write_bytes(PARTS_FILE, parts)
+        warm = TicketActor.options(num_cpus=1).remote(warm_dir, 1, "cpu")
         ray.get(warm.info.remote())
 
         def actor_warm() -> None:
@@ -99,7 +101,8 @@ def run(args) -> list[dict]:
 
         def actor_cold():
             with tempfile.TemporaryDirectory() as d:
-                a = TicketActor.options(num_cpus=1).remote(parts, d, 1, "cpu")
+                Store(d).write_bytes(PARTS_FILE, parts)
+                a = TicketActor.options(num_cpus=1).remote(d, 1, "cpu")
                 for u in units:
                     ray.get(a.run.remote(u))
                 ray.kill(a, no_restart=True)

@@ -10,7 +10,6 @@ for all its loops, so its count should not grow with K.
 
 from __future__ import annotations
 
-import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 

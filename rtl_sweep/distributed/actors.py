@@ -2,11 +2,14 @@
 
     python -c "import rtl_sweep.distributed.actors as a; help(a.TicketActor)"
 
-It is built once per run from the shared parts in the object store (data, routing table, shared
-init), so no actor re-reads the dataset, and it is reused for every level: each process pays the
-torch import once. Its torch threads match the CPUs it holds. Its outputs are checkpoint files in
-the run folder, so a restarted actor (Ray restarts it, then retries the unit) resumes its ticket at
-the first unfinished level.
+It is built once per run from the shared parts (data, routing table, shared init) that the
+coordinator wrote into the run folder, so no actor re-reads the dataset, and it is reused for every
+level: each process pays the torch import once. Its torch threads match the CPUs it holds. Its
+constructor takes only small values (the run folder, CPUs, device), never an object in Ray's object
+store: Ray restarts an actor by calling its constructor again, which an object gone from the store
+would make fail (Ray issue 53727; Ray logs an error line for every such actor). Its outputs are
+checkpoint files in the run folder, so a restarted actor (Ray restarts it, then retries the unit)
+resumes its ticket at the first unfinished level.
 """
 
 from __future__ import annotations
@@ -23,15 +26,16 @@ def _threads(num_cpus: float) -> int:
 
 @ray.remote(max_restarts=3, max_task_retries=3)
 class TicketActor:
-    def __init__(self, parts, store_uri: str, num_cpus: float, device: str = "auto"):
+    def __init__(self, store_uri: str, num_cpus: float, device: str = "auto"):
         import torch
 
-        from rtl_sweep.context import build_context
+        from rtl_sweep.context import PARTS_FILE, build_context, load_parts
         from rtl_sweep.store import Store
         torch.set_num_threads(_threads(num_cpus))
+        self.store = Store(store_uri)
+        parts = load_parts(self.store.read_bytes(PARTS_FILE))
         # With a GPU assigned, Ray sets CUDA_VISIBLE_DEVICES; "auto" then picks cuda:0 of those.
         self.ctx = build_context(parts.cfg, device, parts=parts)
-        self.store = Store(store_uri)
         self.node = ray.get_runtime_context().get_node_id()
 
     def run(self, unit) -> dict:

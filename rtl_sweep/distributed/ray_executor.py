@@ -3,9 +3,10 @@
     rtl-sweep run --executor ray                      # local Ray on 127.0.0.1, this machine's CPUs
     rtl-sweep run --executor ray --address HOST:6379  # an existing cluster
 
-The executor (in the run's coordinating process) puts the shared parts (data, routing table, shared init and rewind weights) into
-the object store ONCE and hands the reference to every actor. Per wave it sends each prune-rewind
-unit to a free actor (largest first, so the pool stays balanced) and meanwhile runs the wave's
+The executor (in the run's coordinating process) writes the shared parts (data, routing table,
+shared init and rewind weights) into the run folder ONCE (`parts.pt`); every actor, and any actor
+Ray restarts, reads them from there. Per wave it sends each prune-rewind unit to a free actor
+(largest first, so the pool stays balanced) and meanwhile runs the wave's
 joint retraining and equal-parameter units on its own device in a thread. The engine (`Run`)
 gathers masks, computes the similarity signal and writes the records exactly as the local run does:
 the units are the same pure functions, so the masks are the same bits.
@@ -20,7 +21,7 @@ import ray
 import torch
 
 from rtl_sweep import methods
-from rtl_sweep.context import RunContext, shared_parts
+from rtl_sweep.context import PARTS_FILE, RunContext, parts_bytes, shared_parts
 from rtl_sweep.distributed.actors import TicketActor
 from rtl_sweep.distributed.ray_init import init_ray
 from rtl_sweep.distributed.resources import ActorPlan, plan_actors
@@ -37,14 +38,14 @@ class RayExecutor(Executor):
                  own_threads: int = 1):
         self.ctx, self.store, self.plan = ctx, store, plan
         self.own_threads = own_threads
-        self.parts_ref = ray.put(shared_parts(ctx))          # once per run, shared by every actor
+        # Written on every start (atomically), so the actors use exactly this coordinator's parts.
+        store.write_bytes(PARTS_FILE, parts_bytes(shared_parts(ctx)))
         self.actors = [self._start(i, device) for i in range(plan.count)]
         self.where: list[dict] = []
 
     def _start(self, i: int, device: str):
         opts = self.plan.options(i)
-        return TicketActor.options(**opts).remote(self.parts_ref, self.store.uri,
-                                                  self.plan.cpus, device)
+        return TicketActor.options(**opts).remote(self.store.uri, self.plan.cpus, device)
 
     def run(self, units: list[Unit], progress: Progress | None = None) -> None:
         # Prune-rewind work (single loops, or fused stacks) goes to the actors. With G GPU actors a

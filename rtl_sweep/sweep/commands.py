@@ -14,7 +14,8 @@ SWEEP_EXAMPLES = """examples:
 """
 
 RESUME_EXAMPLES = """examples:
-  rtl-sweep resume sweeps/default       # finished trials are kept, unfinished ones rerun
+  rtl-sweep resume sweeps/default       # finished trials are kept, unfinished ones resume
+  rtl-sweep resume /mnt/copy/default    # a sweep folder moved or copied elsewhere resumes too
 """
 
 
@@ -35,7 +36,8 @@ def configure(p, name: str) -> None:
         p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
         p.set_defaults(handler=sweep_main)
     else:
-        p.description = "Continue a sweep whose driver stopped: finished trials are kept, unfinished ones rerun."
+        p.description = ("Continue a sweep whose driver stopped: finished trials are kept, unfinished ones "
+                         "resume from their last finished unit.")
         p.epilog = RESUME_EXAMPLES
         p.add_argument("sweep_dir", help="the sweep folder (holds sweep.yaml and tune/)")
         p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray")
@@ -60,10 +62,11 @@ def sweep_main(args) -> int:
 
 
 def resume_main(args) -> int:
-    from rtl_sweep.sweep.tuner import best_table, load_sweep, run_sweep
-    spec = load_sweep(args.sweep_dir)
-    print(f"resuming sweep {spec.name} in {args.sweep_dir}", flush=True)
-    rows = run_sweep(spec, args.sweep_dir, address=args.address, quiet=args.quiet, resume=True)
+    from rtl_sweep.sweep.tuner import absolute, best_table, load_sweep, run_sweep
+    sweep_dir = absolute(args.sweep_dir)
+    spec = load_sweep(sweep_dir)
+    print(f"resuming sweep {spec.name} in {sweep_dir}", flush=True)
+    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, resume=True)
     print()
     print(best_table(spec, rows, args.top))
     return 0

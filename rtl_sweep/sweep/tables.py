@@ -1,4 +1,4 @@
-"""A sweep's own tables: one `trials` part per trial (rewritten, never duplicated) and the Pareto front.
+"""A sweep's own tables: one `trials` part per trial (written once, never rewritten) and the Pareto front.
 
     python -c "from rtl_sweep.sweep.tables import pareto_front; print(pareto_front([(0.9, 5), (0.8, 3), (0.7, 6)], ['max', 'min']))"
 """
@@ -68,13 +68,24 @@ def extra_columns(spec: SweepSpec) -> dict:
     return out
 
 
-def write_trial(store: Store, spec: SweepSpec, row: dict) -> None:
+def row_file(trial_id: str) -> str:
+    return f"tables/trials/{trial_id}.parquet"
+
+
+def write_trial(store: Store, spec: SweepSpec, row: dict) -> bool:
+    """Write a finished trial's row; False (and nothing written) if the trial already has one.
+
+    A row means the trial is over and Optuna was told (Tune tells its searcher before its callbacks).
+    A resumed sweep may run a trial again that Tune had not yet saved as finished: its row stays."""
+    if store.exists(row_file(row["trial_id"])):
+        return False
     row, extra = dict(row), extra_columns(spec)
     for key in spec.space:  # categorical choices may mix types; store them as text
         col = param_column(key)
         if extra[col] == pa.string() and row.get(col) is not None:
             row[col] = str(row[col])
-    store.write_table(f"tables/trials/{row['trial_id']}.parquet", to_table("trials", [row], extra))
+    store.write_table(row_file(row["trial_id"]), to_table("trials", [row], extra))
+    return True
 
 
 def pareto_front(points: list[tuple], modes: list[str]) -> list[int]:

@@ -5,7 +5,8 @@
 The trial process is the coordinator (bundle 0 of the trial's placement group); its ticket actors
 take bundles 1..N. It reports the RTL row after every pruning level, so a stopper or ASHA can end
 it between levels. Its run folder lives under the sweep's `trials/`, named by the config hash: a
-trial rerun after a crash (or resume) skips every unit already computed.
+trial rerun after a crash (or resume) skips every unit already computed. `sweep_dir` is absolute:
+Tune runs each trial in its own working directory, where a relative path would name another folder.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ray import tune
 
 from rtl_sweep.sweep.space import Resources, SweepSpec
 from rtl_sweep.sweep.stopper import CollapseStopper
-from rtl_sweep.sweep.tables import ended_early
+from rtl_sweep.sweep.tables import ended_early, row_file
 
 REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
             "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal", "dead_tickets")
@@ -25,9 +26,14 @@ REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precisi
 def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
     from rtl_sweep.distributed.ray_executor import ray_executor
     from rtl_sweep.engine import Run
+    from rtl_sweep.store import Store
 
     ctx = tune.get_context()
     trial_id = ctx.get_trial_id()
+    if Store(sweep_dir).exists(row_file(trial_id)):
+        # Finished before the driver died, after Tune's last save: Tune resumes it as unfinished,
+        # but its row and its Optuna state are final. Nothing to run or report.
+        return
     cfg = spec.trial_config(config)
     run = Run(cfg, f"{sweep_dir}/trials", executor=ray_executor(),
               trial={"trial_id": trial_id, "sweep": spec.name})

@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from rtl_sweep.config import RunConfig
@@ -72,14 +73,23 @@ def check_k_range(spec: SweepSpec) -> None:
                               f"({n} training samples)", f"keep partition.k within [2, {bound}]")
 
 
+def absolute(path: str) -> str:
+    """`path` from this directory, absolute, '..' resolved (symlinks kept: a shared mount may be one)."""
+    return os.path.abspath(os.path.expanduser(path))
+
+
 # ---- Tune pieces ------------------------------------------------------------------------------
-def _sampler(spec: SweepSpec):
+def _sampler(kind: str, seed: int, trials: int = 0):
+    """The sweep's seeded sampler; for a resumed study that holds `trials` trials, seeded from both
+    (see sweep/search.py: the saved random state may predate trials the study already has)."""
     import optuna
-    if spec.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=spec.seed)
-    if spec.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=spec.seed)
-    return optuna.samplers.TPESampler(seed=spec.seed)
+    if trials:
+        seed = int(np.random.SeedSequence([seed, trials]).generate_state(1)[0])
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def study_storage(sweep_dir: str) -> str:
@@ -125,24 +135,25 @@ class TableWriter:
                 wall = time.time() - self.started.get(trial.trial_id, time.time())
                 row = trial_row(self.spec, trial.trial_id, params, status, last,
                                 self.best.get(trial.trial_id, math.nan), wall, error,
-                                _trial_number(self.storage, self.spec.name, params))
-                write_trial(self.store, self.spec, row)
-                if not self.quiet:
+                                _trial_number(self.storage, self.spec.name, trial.trial_id, params))
+                if write_trial(self.store, self.spec, row) and not self.quiet:
                     print(f"trial {trial.trial_id}: {status}" + (f" ({error})" if error else ""), flush=True)
 
         return _Writer(*a, **kw)
 
 
-def _trial_number(storage: str, name: str, params: dict) -> int | None:
+def _trial_number(storage: str, name: str, trial_id: str, params: dict) -> int | None:
     import optuna
+
+    from rtl_sweep.sweep.search import TRIAL_ATTR
     try:
         study = optuna.load_study(study_name=name, storage=storage)
     except Exception:
         return None
-    for t in study.get_trials(deepcopy=False):
-        if t.params == params:
-            return t.number
-    return None
+    trials = study.get_trials(deepcopy=False)
+    # By the Tune trial id the searcher wrote; by parameters for a study without it.
+    return next((t.number for t in trials if t.user_attrs.get(TRIAL_ATTR) == trial_id),
+                next((t.number for t in trials if t.params == params), None))
 
 
 def _trainable(spec: SweepSpec, sweep_dir: str):
@@ -157,9 +168,12 @@ def _run_config(spec: SweepSpec, sweep_dir: str, callbacks: list):
     from rtl_sweep.sweep.atomic_fs import atomic_local_fs
     from rtl_sweep.sweep.stopper import CollapseStopper
     stop = CollapseStopper(int(spec.stopper.get("min_level", 0))) if spec.stopper.get("collapse") else None
-    return tune.RunConfig(name="tune", storage_path=str(Path(sweep_dir).absolute()), stop=stop,
+    # A trial whose process or node dies is restarted up to 3 times (a ticket actor's restarts too),
+    # each time resuming from its run folder; an error its own code raises repeats on each restart
+    # (quickly: finished units are skipped) and the trial ends failed.
+    return tune.RunConfig(name="tune", storage_path=sweep_dir, stop=stop,
                           storage_filesystem=atomic_local_fs(), callbacks=callbacks + _loggers(), verbose=0,
-                          failure_config=tune.FailureConfig(max_failures=1))
+                          failure_config=tune.FailureConfig(max_failures=3))
 
 
 def _loggers() -> list:
@@ -169,20 +183,26 @@ def _loggers() -> list:
     return [JsonLoggerCallback(), CSVLoggerCallback()]
 
 
+def _search(spec: SweepSpec, sweep_dir: str):
+    from rtl_sweep.sweep.search import ResumableOptunaSearch, SweepGenerator
+    multi = len(spec.objectives) > 1
+    searcher = ResumableOptunaSearch(space=dict(spec.space), study_name=spec.name,
+                                     metric=spec.metrics if multi else spec.metrics[0],
+                                     mode=spec.modes if multi else spec.modes[0],
+                                     sampler_for=functools.partial(_sampler, spec.sampler, spec.seed),
+                                     storage=_storage_obj(sweep_dir))
+    return SweepGenerator(searcher, spec.max_concurrent, sweep_dir)
+
+
 def _tuner(spec: SweepSpec, sweep_dir: str, callbacks: list):
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
-    from rtl_sweep.sweep.search import ResumableOptunaSearch
-    multi = len(spec.objectives) > 1
-    search = ResumableOptunaSearch(space=dict(spec.space), metric=spec.metrics if multi else spec.metrics[0],
-                          mode=spec.modes if multi else spec.modes[0], sampler=_sampler(spec),
-                          study_name=spec.name, storage=_storage_obj(sweep_dir))
+    search = _search(spec, sweep_dir)
     scheduler = None
     if spec.scheduler == "asha":
         scheduler = ASHAScheduler(time_attr="level", metric=spec.metrics[0], mode=spec.modes[0],
                                   max_t=10_000, grace_period=2, reduction_factor=2)  # no cap: levels end runs
-    tune_config = tune.TuneConfig(search_alg=search, scheduler=scheduler, num_samples=spec.samples,
-                                  max_concurrent_trials=spec.max_concurrent)
+    tune_config = tune.TuneConfig(search_alg=search, scheduler=scheduler, num_samples=spec.samples)
     return tune.Tuner(_trainable(spec, sweep_dir), tune_config=tune_config,
                       run_config=_run_config(spec, sweep_dir, callbacks))
 
@@ -197,7 +217,7 @@ def prepare(spec: SweepSpec, root: str, name: str | None) -> tuple[SweepSpec, st
     import dataclasses
     if name:
         spec = dataclasses.replace(spec, name=name)
-    sweep_dir = str(Path(root).expanduser().absolute() / spec.name)
+    sweep_dir = os.path.join(absolute(root), spec.name)
     if "://" in root:
         raise ConfigError("a sweep folder must be a path (a shared folder on a cluster)",
                           "mount the storage and pass its path, e.g. /mnt/shared/sweeps")
@@ -243,6 +263,9 @@ def load_sweep(sweep_dir: str) -> SweepSpec:
 def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet: bool = False,
               resume: bool = False) -> list[dict]:
     from rtl_sweep.distributed.ray_init import init_ray
+    # Every path a trial uses derives from this one, absolute before any trial starts: Tune runs
+    # each trial in its own working directory, where a relative path names another folder.
+    sweep_dir = absolute(sweep_dir)
     # Tune saves its experiment state at most this often; short, so a killed driver loses little.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
     import torch  # noqa: F401  (torch in the driver first, before Ray starts threads)
@@ -251,7 +274,7 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     writer = TableWriter(spec, store, study_storage(sweep_dir), quiet)
     from ray import tune
     from rtl_sweep.sweep.atomic_fs import atomic_local_fs
-    tune_dir = str(Path(sweep_dir, "tune").absolute())
+    tune_dir = str(Path(sweep_dir, "tune"))
     if resume and not tune.Tuner.can_restore(tune_dir, storage_filesystem=atomic_local_fs()):
         # Killed before Tune saved anything (it starts a few seconds after sweep.yaml is written):
         # no trial ran, so the sweep starts; a trial already asked from the study is adopted.
@@ -259,11 +282,15 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     if resume:
         tuner = tune.Tuner.restore(tune_dir, trainable=_trainable(spec, sweep_dir), resume_unfinished=True,
                                    restart_errored=False, storage_filesystem=atomic_local_fs())
-        # Errored trials stay failed (recorded FAIL in the study): rerunning them under the same
-        # trial id could not update their finished Optuna trial.
-        # Restore brings the searcher (and its Optuna study) back, and unpickles the old command's
-        # run config, callbacks included; this command's writer (its --quiet, fresh timers)
-        # replaces them. Ray 2.58 offers no public setter for a restored Tuner's callbacks.
+        # Unfinished trials (running when the driver died) resume from their run folders, as the
+        # same Optuna trials (see search.py). Errored trials stay failed (recorded FAIL in the study): rerunning them
+        # under the same trial id could not update their finished Optuna trial.
+        # Restore unpickles the old command's searcher and callbacks. This command's replace them:
+        # a searcher on this folder's study.db (Tune then loads its saved state into it; the folder
+        # may have moved) and a writer with its --quiet and fresh timers. Ray 2.58 offers no
+        # public setter for a restored Tuner's search algorithm or callbacks.
+        tuner._local_tuner._tune_config.search_alg = _search(spec, sweep_dir)
+        tuner._local_tuner._tune_config.max_concurrent_trials = None  # in _search (older sweeps: here)
         tuner._local_tuner._run_config.callbacks = [writer] + _loggers()
     else:
         tuner = _tuner(spec, sweep_dir, [writer])
@@ -277,8 +304,8 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
         best = float(r.metrics_dataframe["balanced_accuracy"].max()) \
             if r.metrics_dataframe is not None and "balanced_accuracy" in r.metrics_dataframe else math.nan
         row = trial_row(spec, t["trial_id"], params, trial_status(t, error), t, best,
-                        t.get("time_total_s", math.nan), error, _trial_number(study_storage(sweep_dir),
-                                                                             spec.name, params))
+                        t.get("time_total_s", math.nan), error,
+                        _trial_number(study_storage(sweep_dir), spec.name, t["trial_id"], params))
         write_trial(store, spec, row)
     rows = _all_rows(store)
     write_pareto(store, spec, [r for r in rows if r["status"] != "failed"])
