@@ -11,6 +11,7 @@ into tickets is rtl_sweep.regions' job.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +123,9 @@ def _read_file(path: Path, io, what: str) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{what} file {path} does not exist", "check the path")
     try:
-        return np.asarray(io.imread(path))
+        with warnings.catch_warnings():  # imageio probes legacy plugins (DICOM...) on odd files
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return np.asarray(io.imread(path))
     except Exception as e:  # imageio raises many types (OSError, ValueError, its own) for bad files
         reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
         raise DataError(f"{what} file {path} cannot be read as an image: {reason}",
