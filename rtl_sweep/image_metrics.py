@@ -97,7 +97,8 @@ def reconstruction_dead(pred_region_pixels, data_range: float = 1.0,
 def _np(x) -> np.ndarray:
     if hasattr(x, "detach"):  # a torch tensor, possibly on a GPU or with a graph
         x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64) if np.asarray(x).dtype != bool else np.asarray(x)
+    x = np.asarray(x)
+    return x if x.dtype == bool else x.astype(np.float64)  # float64: MSEs near 0 keep their digits
 
 
 __all__ = ["DEAD_TOLERANCE", "psnr", "reconstruction_dead", "region_ssim"]

@@ -124,6 +124,16 @@ def test_map_regions_from_a_user_png_with_unlabelled_pixels(tmp_path):
         assert (region_map[ids == r] == int(name.split("-")[1])).all()
 
 
+def test_palette_png_maps_give_their_palette_indices(tmp_path):
+    from PIL import Image
+    ids = np.zeros((16, 24), np.uint8)
+    ids[:, 8:], ids[4:8, 16:] = 1, 15  # VOC style: index 0 background, objects 1 and 15
+    im = Image.fromarray(ids, mode="L").convert("P")
+    im.putpalette([c for i in range(256) for c in (i * 7 % 256, i * 3 % 256, 255 - i)])
+    im.save(tmp_path / "voc.png")
+    np.testing.assert_array_equal(load_region_map(tmp_path / "voc.png", (16, 24)), ids)
+
+
 def test_min_size_merges_into_the_longest_shared_border():
     ids = np.zeros((6, 8), np.int64)
     ids[:, 4:] = 1

@@ -75,18 +75,18 @@ def pixel_coordinates(h: int, w: int) -> np.ndarray:
 def load_region_map(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """int64 [H, W] region ids of a PNG at the image's `shape` (H, W); 0 = unlabelled (ADE20K).
 
-    The PNG holds one integer id per pixel (8 or 16 bit grey; an RGB file whose three channels are
-    equal is accepted). It is resized with nearest neighbour (order=0, no anti-aliasing), so every
+    The PNG holds one integer id per pixel: 8 or 16 bit grey (ADE20K's annotations), a palette PNG
+    (Pascal VOC style: the palette index is the id), or an RGB file whose three channels are equal. It is resized with nearest neighbour (order=0, no anti-aliasing), so every
     output id is an id of the file: blending would invent ids on region borders. A map whose aspect
     ratio differs from the image's is refused: stretching it would move regions off their objects.
     """
-    from skimage import io, transform
+    from skimage import transform
 
     path = Path(path).expanduser()
     if path.suffix.lower() in (".jpg", ".jpeg"):
         raise DataError(f"region map {path} is a JPEG, whose compression changes ids on borders",
                         "save the map as a PNG")
-    ids = _read_file(path, io, what="region map")
+    ids = _read_file(path, _read_ids, what="region map", fix="give a single-channel PNG of ids")
     if ids.ndim == 3:
         if ids.shape[-1] == 4:
             ids = ids[..., :3]  # a fully opaque alpha channel carries no id
@@ -94,7 +94,9 @@ def load_region_map(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
             raise DataError(f"region map {path} is a colour image, not one id per pixel",
                             "save the ids as a single-channel (grey) PNG, 0 = unlabelled")
         ids = ids[..., 0]
-    if ids.ndim != 2 or not (np.issubdtype(ids.dtype, np.integer) or ids.dtype == bool):
+    if ids.dtype == bool:  # a 1-bit PNG: ids 0 and 1
+        ids = ids.astype(np.uint8)
+    if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
         raise DataError(f"region map {path} has shape {ids.shape} and dtype {ids.dtype}",
                         "save the ids as an 8 or 16 bit single-channel PNG")
     h, w = int(shape[0]), int(shape[1])
@@ -113,23 +115,31 @@ def _read(image: str) -> np.ndarray:
 
     if image in PHOTOGRAPHS:
         return getattr(data, image)()
-    if "/" not in image and "\\" not in image and not Path(image).suffix:
+    path = Path(image).expanduser()
+    if "/" not in image and "\\" not in image and not path.suffix and not path.is_file():
         raise DataError(f"unknown photograph {image!r}",
                         f"use one of {', '.join(PHOTOGRAPHS)}, or a path to a PNG/JPEG")
-    return _read_file(Path(image).expanduser(), io, what="image")
+    return _read_file(path, io.imread, what="image")
 
 
-def _read_file(path: Path, io, what: str) -> np.ndarray:
+def _read_ids(path: Path) -> np.ndarray:
+    from PIL import Image  # Pillow (a scikit-image dependency) keeps palette indices as they are
+
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def _read_file(path: Path, read, what: str, fix: str = "give a PNG or JPEG file") -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{what} file {path} does not exist", "check the path")
     try:
         with warnings.catch_warnings():  # imageio probes legacy plugins (DICOM...) on odd files
             warnings.simplefilter("ignore", DeprecationWarning)
-            return np.asarray(io.imread(path))
+            return np.asarray(read(path))
     except Exception as e:  # imageio raises many types (OSError, ValueError, its own) for bad files
         reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
         raise DataError(f"{what} file {path} cannot be read as an image: {reason}",
-                        "give a PNG or JPEG file") from None
+                        fix) from None
 
 
 def _downscale(pixels: np.ndarray, side: int, image: str) -> np.ndarray:
