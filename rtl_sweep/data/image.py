@@ -76,9 +76,10 @@ def load_region_map(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     """int64 [H, W] region ids of a PNG at the image's `shape` (H, W); 0 = unlabelled (ADE20K).
 
     The PNG holds one integer id per pixel: 8 or 16 bit grey (ADE20K's annotations), a palette PNG
-    (Pascal VOC style: the palette index is the id), or an RGB file whose three channels are equal. It is resized with nearest neighbour (order=0, no anti-aliasing), so every
-    output id is an id of the file: blending would invent ids on region borders. A map whose aspect
-    ratio differs from the image's is refused: stretching it would move regions off their objects.
+    (Pascal VOC style: the palette index is the id), or an RGB file whose three channels are equal.
+    It is resized with nearest neighbour (order=0, no anti-aliasing), so every output id is an id
+    of the file: blending would invent ids on region borders. A map whose aspect ratio differs from
+    the image's is refused: stretching it would move regions off their objects.
     """
     from skimage import transform
 
