@@ -22,6 +22,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from rtl_sweep.errors import ConfigError
+from rtl_sweep.methods import BASELINES, METHODS
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -44,8 +45,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class PartitionConfig:
-    method: str = _f("class", "class | groups | kmeans | group: how samples are routed to tickets")
-    groups: str = _f("", "for method=groups: a named grouping (cifar100_paper) or 'a,b;c,d' lists")
+    method: str = _f("class", "class | class_groups | kmeans | group: how samples are routed to tickets "
+                              "(group: the data's group column, e.g. an environment)")
+    groups: str = _f("", "for method=class_groups: a named grouping (cifar100_paper) or 'a,b;c,d' lists")
+
+    def __post_init__(self) -> None:
+        # `groups` was this method's name until it was found one letter away from `group`.
+        if self.method in PARTITION_ALIASES:
+            object.__setattr__(self, "method", PARTITION_ALIASES[self.method])
     k: int = _f(0, "for method=kmeans: number of clusters (tickets)")
     embedding: str = _f("raw", "for kmeans: raw | pca | dense (features of the trained dense model)")
     pca_dim: int = _f(32, "for embedding=pca: components")
@@ -96,6 +103,7 @@ class SignalConfig:
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
     seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
+    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification")
     protocol: str = _f("ovr", "ovr: each ticket a binary detector of its subset (the paper) | "
                               "multiclass: the routed ticket predicts the class")
     baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
@@ -115,6 +123,9 @@ class RunConfig:
         """Stable 12-hex name of what the run computes: non-default fields only, `name` excluded."""
         diff = _non_default(self, RunConfig())
         diff.pop("name", None)
+        part = diff.get("partition", {})
+        if part.get("method") in HASHED_AS:  # hashes predate the rename: old run folders stay found
+            part["method"] = HASHED_AS[part["method"]]
         blob = json.dumps(diff, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -189,14 +200,16 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown baselines {sorted(unknown)}",
                               f"choose from {list(BASELINES)}")
-        if "imp_single_equal" in self.baselines and "imp_single" not in self.baselines:
-            raise ConfigError("baseline imp_single_equal needs imp_single",
-                              "add imp_single to baselines")
+        for name in self.baselines:
+            need = METHODS[name].requires
+            if need and need not in self.baselines:
+                raise ConfigError(f"baseline {name} needs {need}", f"add {need} to baselines")
         return self
 
 
-BASELINES = ("imp_single", "imp_multiple", "imp_single_equal")
 VECTORIZE = ("off", "on", "auto")
+PARTITION_ALIASES = {"groups": "class_groups"}   # old spelling -> name
+HASHED_AS = {v: k for k, v in PARTITION_ALIASES.items()}
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
-"""One RTL run, batch by batch, resumable: the coordinator's logic without any Ray.
+"""One RTL run, level by level, resumable: the algorithm in one loop, without any Ray.
 
     rtl-sweep run                      # the bundled default through this module
     python -c "from rtl_sweep.engine import run; run()"
 
-The run folder is <root>/<name>-<config hash>/. Each unit's checkpoint makes it skippable, each
-level's records are written once their units are done, so rerunning the same command after a crash
-continues where it stopped. `Run.levels()` yields each level's records as soon as they exist: the
-sweep's Tune trainable reports from it, and a stopper can end the run between levels.
+For each pruning level: prune-rewind every loop (RTL's tickets and the baselines' models), retrain
+RTL's tickets jointly, evaluate every method, record the rows, and check the collapse signal. The
+run folder is <root>/<name>-<config hash>/; every unit of work is a checkpoint there, so rerunning
+the same command after a crash continues where it stopped. `Run.levels()` yields each level's
+records as soon as they exist: the sweep's Tune trainable reports from it, and a stopper can end
+the run between levels.
 """
 
 from __future__ import annotations
@@ -15,42 +17,25 @@ import datetime as dt
 import time
 from typing import Callable, Iterator
 
-import torch
+import yaml
 
+from rtl_sweep import methods
+from rtl_sweep.collapse import SignalTracker
 from rtl_sweep.config import RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
-from rtl_sweep.records import SignalTracker, level_rows
-from rtl_sweep.results.schema import config_columns, flatten_config, to_table
-from rtl_sweep.results.store import Store
-from rtl_sweep.units import Unit, batch, run_unit
+from rtl_sweep.executor import Executor, LocalExecutor
+from rtl_sweep.records import wave_rows
+from rtl_sweep.schema import config_columns, flatten_config, to_table
+from rtl_sweep.store import Store
+from rtl_sweep.units import wave
 
 DEFAULT_ROOT = "rtl_runs"
 
 
-class LocalExecutor:
-    """Runs units one after another in this process."""
-
-    name = "local"
-
-    def __init__(self, ctx: RunContext, store: Store, threads: int | None = None):
-        self.ctx, self.store = ctx, store
-        if threads:
-            # Float sums depend on the thread count: equal counts give bit-identical runs across
-            # executors (Ray actors use one thread per CPU they hold).
-            torch.set_num_threads(threads)
-
-    def run(self, units: list[Unit], progress: Callable[[Unit, float], None] | None = None) -> None:
-        for u in units:
-            wall = run_unit(self.ctx, self.store, u)
-            if progress:
-                progress(u, wall)
-
-    def close(self) -> None:
-        pass
-
-
 class Run:
+    """One run of a config: its context, its run folder and the executor its units run on."""
+
     def __init__(self, cfg: RunConfig, root: str = DEFAULT_ROOT, executor: str | Callable = "local",
                  device: str = "auto", progress: Callable[[str], None] | None = None,
                  trial: dict | None = None, ctx: RunContext | None = None, threads: int | None = None):
@@ -64,8 +49,8 @@ class Run:
         self._claim_folder()
         if self.ctx.K < 2:
             raise ConfigError("the partition has fewer than 2 subsets", "use K >= 2")
-        if callable(executor):
-            self.executor = executor(self.ctx, self.store)
+        if callable(executor):  # a factory (ctx, store) -> Executor, e.g. distributed.ray_executor()
+            self.executor: Executor = executor(self.ctx, self.store)
         elif executor == "local":
             self.executor = LocalExecutor(self.ctx, self.store, threads)
         else:
@@ -76,7 +61,7 @@ class Run:
     def _claim_folder(self) -> None:
         text = dump_yaml(self.cfg)
         if self.store.exists("config.yaml"):
-            old = RunConfig.from_dict(__import__("yaml").safe_load(self.store.read_bytes("config.yaml")))
+            old = RunConfig.from_dict(yaml.safe_load(self.store.read_bytes("config.yaml")))
             if old.hash() != self.cfg.hash():  # cannot happen unless the folder was edited by hand
                 raise ConfigError(f"{self.store.uri} holds another config", "use another output root")
         else:
@@ -84,31 +69,35 @@ class Run:
 
     # ---- the run ---------------------------------------------------------------------------
     def levels(self) -> Iterator[dict]:
-        """Run batch after batch; yield {'level', 'rounds', 'similarity', 'rtl'} per level."""
+        """Run the algorithm; yield {'level', 'rounds', 'similarity', 'rtl'} after each level."""
         ctx = self.ctx
-        for s in range(ctx.levels + 1):
-            units = batch(ctx, s)
+        reported = methods.reported(self.cfg).name
+        # Wave L finishes level L; one extra wave finishes the equal-parameter baseline of the last
+        # level, which runs a level behind (it needs the single model's weights of its level).
+        for level in range(ctx.levels + 1):
             t0 = time.perf_counter()
-            self.executor.run(units, lambda u, w: None)
-            rounds, sims = self._records(s)
-            if s < ctx.levels:
-                rtl = next((r for r in rounds if r["method"] in ("rtl",) and r["ticket"] == -1),
-                           next((r for r in rounds if r["method"] == "rtl_tickets" and r["ticket"] == -1),
-                                None))
-                if rtl and rtl.get("collapse") and self.collapse_sparsity is None:
-                    self.collapse_sparsity = rtl["sparsity"]
-                self.progress(self._line(s, rtl, time.perf_counter() - t0))
-                yield {"level": s, "rounds": rounds, "similarity": sims, "rtl": rtl}
+            # Prune-rewind every loop at this level, retrain RTL's tickets jointly through their
+            # masks, and retrain IMP single at RTL's parameter count of the level before.
+            self.executor.run(wave(ctx, level))
+            # Evaluate every method, write its rows, and check the collapse signal.
+            rounds, sims = self._records(level)
+            if level == ctx.levels:
+                break
+            rtl = next(r for r in rounds if r["method"] == reported and r["ticket"] == -1)
+            if rtl.get("collapse") and self.collapse_sparsity is None:
+                self.collapse_sparsity = rtl["sparsity"]
+            self.progress(self._line(level, rtl, time.perf_counter() - t0))
+            yield {"level": level, "rounds": rounds, "similarity": sims, "rtl": rtl}
 
     def _records(self, s: int) -> tuple[list, list]:
-        """Write batch s's rows once: one part per level (rows of that level only) and per table."""
-        rounds, sims = level_rows(self.ctx, self.store, s, self.tracker)
+        """Write wave s's rows once: one part per level (rows of that level only) and per table."""
+        rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker)
         by_level: dict[int, list] = {}
         for r in rounds:
             by_level.setdefault(r["level"], []).append(r)
         for level, rows in by_level.items():
-            # The equal-parameter baseline of level s - 1 is computed in batch s: its own part file.
-            tag = "-imp_single_equal" if level != s else ""
+            # A lagging method's level (the equal-parameter baseline's s - 1) gets its own part file.
+            tag = f"-{methods.IMP_SINGLE_EQUAL.name}" if level != s else ""
             rel = f"tables/rounds/L{level:03d}{tag}.parquet"
             if not self.store.exists(rel):
                 self.store.write_table(rel, to_table("rounds", rows))
@@ -117,9 +106,7 @@ class Run:
             self.store.write_table(rel_s, to_table("similarity", sims))
         return rounds, sims
 
-    def _line(self, level: int, rtl: dict | None, wall: float) -> str:
-        if not rtl:
-            return f"level {level}: done in {wall:.1f}s"
+    def _line(self, level: int, rtl: dict, wall: float) -> str:
         flag = "  COLLAPSE" if rtl.get("collapse") else ""
         return (f"level {level}/{self.ctx.levels - 1}  sparsity {rtl['sparsity']:.3f}  "
                 f"RTL bal.acc {rtl['balanced_accuracy']:.3f}  mean J {rtl['mean_jaccard']:.3f}  "
@@ -148,14 +135,14 @@ class Run:
 
     def record_status(self, status: str, levels: int) -> None:
         """Write this invocation's `runs` row (and where its units ran, for the Ray executor)."""
-        placements = getattr(self.executor, "placements", None)
+        placements = self.executor.placements()
         if placements:
             import json
             self.store.write_text("placement.json", json.dumps(placements, indent=1))
         now = dt.datetime.now(dt.timezone.utc)
         flat = flatten_config(self.cfg.to_dict())
         row = {"run_id": self.cfg.hash(), "name": self.cfg.name, "status": status,
-               "executor": getattr(self.executor, "name", "local"), "started_at": self.started,
+               "executor": self.executor.name, "started_at": self.started,
                "finished_at": now, "wall_s": (now - self.started).total_seconds(), "levels": levels,
                "k": self.ctx.K, "collapse_sparsity": self.collapse_sparsity,
                "trial_id": self.trial.get("trial_id"), "sweep": self.trial.get("sweep")}

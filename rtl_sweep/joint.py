@@ -22,7 +22,9 @@ from __future__ import annotations
 import torch
 
 from rtl_sweep.context import RunContext
-from rtl_sweep.pruning import Mask
+from rtl_sweep.pruning import Mask, union
+from rtl_sweep.serialize import tensor_bytes
+from rtl_sweep.store import Store
 from rtl_sweep.training import derive_seed, float_mask, new_state, predict_logits
 
 
@@ -30,7 +32,7 @@ def joint_retrain(ctx: RunContext, masks: list[Mask], level: int) -> tuple[dict,
     cfg = ctx.cfg
     params, bufs = new_state(ctx.rewind_params, ctx.rewind_buffers, ctx.device)
     fmasks = [float_mask(m, ctx.device) for m in masks]
-    objectives = [ctx.ticket_objective(k) for k in range(ctx.K)]
+    targets = [ctx.task.ticket_target(ctx, k) for k in range(ctx.K)]
     if cfg.joint.variant == "sequential":
         opts = [torch.optim.Adam(params.values(), lr=cfg.joint.lr) for _ in range(ctx.K)]
     else:
@@ -38,19 +40,19 @@ def joint_retrain(ctx: RunContext, masks: list[Mask], level: int) -> tuple[dict,
     ctx.model.module.train()
     for epoch in range(cfg.joint.epochs):
         batches = [obj.epoch_batches(cfg.prune.batch_size, derive_seed(cfg.seed, "joint", level, k, epoch))
-                   for k, obj in enumerate(objectives)]
+                   for k, obj in enumerate(targets)]
         M = max(len(b) for b in batches)
         for m in range(M):
             if cfg.joint.variant == "sequential":
                 for k in range(ctx.K):
                     idx, tgt = batches[k][m % len(batches[k])]
-                    _backward(ctx, params, bufs, fmasks[k], objectives[k], idx, tgt, opts[k])
+                    _backward(ctx, params, bufs, fmasks[k], targets[k], idx, tgt, opts[k])
                     opts[k].step()
             else:
                 opts[0].zero_grad(set_to_none=True)
                 for k in range(ctx.K):
                     idx, tgt = batches[k][m % len(batches[k])]
-                    _backward(ctx, params, bufs, fmasks[k], objectives[k], idx, tgt, None)
+                    _backward(ctx, params, bufs, fmasks[k], targets[k], idx, tgt, None)
                 opts[0].step()
     return params, bufs
 
@@ -66,3 +68,14 @@ def _backward(ctx, params, bufs, fmask, obj, idx, tgt, opt) -> None:
 def joint_logits(ctx: RunContext, params: dict, bufs: dict, masks: list[Mask]) -> list[torch.Tensor]:
     """Test-set logits of every ticket through the shared weights."""
     return [predict_logits(ctx.model, params, bufs, m, ctx.x_test) for m in masks]
+
+
+def run_joint(ctx: RunContext, store: Store, masks: list[Mask], level: int, rel: str) -> None:
+    """The joint-retraining unit of `level`: retrain through `masks` and write the shared weights
+    (zero outside the union), every ticket's test outputs and the masks to `rel`."""
+    params, bufs = joint_retrain(ctx, masks, level)
+    u = union(masks)
+    shared = {n: (p.detach().cpu() * u[n] if n in u else p.detach().cpu()) for n, p in params.items()}
+    out = {"logits": joint_logits(ctx, params, bufs, masks), "masks": masks, "shared": shared,
+           "buffers": {n: b.cpu() for n, b in bufs.items()}}
+    store.write_bytes(rel, tensor_bytes(out))

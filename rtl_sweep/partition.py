@@ -73,13 +73,13 @@ def class_partition(cfg: PartitionConfig, data: Dataset, seed: int, embed: Embed
     return _from_class_map("class", np.arange(data.num_classes), list(data.class_names), data)
 
 
-def groups_partition(cfg: PartitionConfig, data: Dataset, seed: int, embed: Embed | None) -> Partition:
+def class_groups_partition(cfg: PartitionConfig, data: Dataset, seed: int, embed: Embed | None) -> Partition:
     """One subset per group of classes: a NAMED_GROUPS name or an inline 'a,b;c,d' spec."""
     groups, names = parse_groups(cfg.groups, data.class_names)
     class_to_subset = np.empty(data.num_classes, dtype=np.int64)
     for i, members in enumerate(groups):
         class_to_subset[members] = i
-    return _from_class_map("groups", class_to_subset, names, data)
+    return _from_class_map("class_groups", class_to_subset, names, data)
 
 
 def _from_class_map(method: str, class_to_subset: np.ndarray, names: list[str], data: Dataset) -> Partition:
@@ -96,7 +96,7 @@ def parse_groups(spec: str, class_names: list[str]) -> tuple[list[list[int]], li
     "cat,dog;3" works for named classes and "0,1;2" for numbered ones.
     """
     if not spec.strip():
-        raise ConfigError("partition.method=groups needs partition.groups",
+        raise ConfigError("partition.method=class_groups needs partition.groups",
                           f"name one of {list(NAMED_GROUPS)} or write e.g. '0,1,2;3,4'")
     if spec in NAMED_GROUPS:
         raw, names = NAMED_GROUPS[spec], list(NAMED_GROUP_NAMES[spec])
@@ -193,7 +193,7 @@ def group_partition(cfg: PartitionConfig, data: Dataset, seed: int, embed: Embed
 
 PARTITIONS: dict[str, Callable[[PartitionConfig, Dataset, int, Embed | None], Partition]] = {
     "class": class_partition,
-    "groups": groups_partition,
+    "class_groups": class_groups_partition,
     "kmeans": kmeans_partition,
     "group": group_partition,
 }

@@ -1,10 +1,11 @@
-"""Mask similarity: Jaccard (global, per layer, K x K), its chance level, and the collapse detector.
+"""Mask similarity: Jaccard (global, per layer, K x K), its chance level, the watchable signals.
 
     python -c "from rtl_sweep.similarity import chance; print(chance(0.5, 0.5))"   # 0.333...
 
 Chance: two independent random masks of densities a and b have expected Jaccard ab / (a + b - ab)
 (d / (2 - d) when a = b = d). Under a global ranking layers end at very different densities, so the
-fair baseline is per layer; `relative` signals divide by it.
+fair baseline is per layer; `relative` signals divide by it. The collapse detector that watches
+these signals is in rtl_sweep/collapse.py.
 """
 
 from __future__ import annotations
@@ -92,32 +93,3 @@ def summary(mats: dict[str, dict]) -> dict[str, float]:
         "global_relative": math.log(max(raw, _J_FLOOR) / layer_chance_global) if layer_chance_global > 0 else 0.0,
         "layer_relative": float(np.mean(logs)) if logs else 0.0,
     }
-
-
-class CollapseDetector:
-    """Flags an abrupt change of the watched signal against its recent trend, in either direction.
-
-    At each new level the change from the previous level is compared with the mean of the previous
-    `window` changes; the detector fires when they differ by more than `threshold`. It needs at
-    least two earlier values, so the first two pruned levels can never fire. Label-free: it sees
-    masks only.
-    """
-
-    def __init__(self, window: int = 2, threshold: float = 0.5):
-        self.window, self.threshold = window, threshold
-        self.values: list[float] = []
-        self.fired_at: int | None = None
-
-    def update(self, value: float) -> tuple[bool, float]:
-        """Add the signal of the next level; returns (fired now, departure from trend)."""
-        self.values.append(value)
-        v = self.values
-        if len(v) < 3:
-            return False, 0.0
-        deltas = np.diff(v)
-        trend = float(np.mean(deltas[-1 - self.window:-1]))
-        departure = float(deltas[-1] - trend)
-        fired = abs(departure) > self.threshold
-        if fired and self.fired_at is None:
-            self.fired_at = len(v) - 1
-        return fired, departure

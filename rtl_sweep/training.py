@@ -1,4 +1,4 @@
-"""Masked training: batches for a ticket's objective, masked forward passes, Adam steps. Pure torch.
+"""Masked training: training targets (samples + loss), masked forward passes, Adam steps. Pure torch.
 
     python -c "import rtl_sweep.training as t; help(t.train)"
 
@@ -26,7 +26,7 @@ def derive_seed(seed: int, *keys: object) -> int:
 
 
 @dataclass(frozen=True)
-class Objective:
+class TrainTarget:
     """What one model is trained to do on which samples.
 
     kind: 'binary' (one-vs-rest detector: output column `column`, positives vs sampled negatives,
@@ -93,26 +93,26 @@ def new_state(start: dict, buffers: dict, device: torch.device) -> tuple[dict, d
     return params, bufs
 
 
-def train(model: TicketModel, params: dict, buffers: dict, mask: Mask | None, objective: Objective,
+def train(model: TicketModel, params: dict, buffers: dict, mask: Mask | None, target: TrainTarget,
           x: torch.Tensor, epochs: int, lr: float, batch_size: int, seed: int,
           optimizer: torch.optim.Optimizer | None = None) -> torch.optim.Optimizer:
-    """Train `params` in place on `objective` for `epochs`; x lives on the training device already."""
+    """Train `params` in place on `target` for `epochs`; x lives on the training device already."""
     device = x.device
     fmask = float_mask(mask, device) if mask is not None else None
     opt = optimizer or torch.optim.Adam(params.values(), lr=lr)
     model.module.train()
     for epoch in range(epochs):
-        for idx, tgt in objective.epoch_batches(batch_size, derive_seed(seed, "epoch", epoch)):
-            step(model, params, buffers, fmask, objective, x, idx, tgt, opt)
+        for idx, tgt in target.epoch_batches(batch_size, derive_seed(seed, "epoch", epoch)):
+            step(model, params, buffers, fmask, target, x, idx, tgt, opt)
     return opt
 
 
-def step(model: TicketModel, params: dict, buffers: dict, fmask: dict | None, objective: Objective,
+def step(model: TicketModel, params: dict, buffers: dict, fmask: dict | None, target: TrainTarget,
          x: torch.Tensor, idx: torch.Tensor, tgt: torch.Tensor, opt: torch.optim.Optimizer) -> None:
     device = x.device
     xb = x.index_select(0, idx.to(device))
     opt.zero_grad(set_to_none=True)
-    loss = objective.loss(model.forward(params, buffers, fmask, xb), tgt.to(device))
+    loss = target.loss(model.forward(params, buffers, fmask, xb), tgt.to(device))
     loss.backward()
     opt.step()  # no float(loss): on a GPU it would wait for the device on every step
 

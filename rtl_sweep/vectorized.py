@@ -6,7 +6,7 @@
 The K tickets of a level share the model and the rewind point and differ only in their masks and
 data subsets, so their parameters stack to [K, ...] and one `torch.func.vmap` over
 `functional_call` runs all K forward passes at once (a conv becomes one grouped conv). Ticket k
-still sees exactly the batches `rtl_sweep.training.train` gives it (`Objective.epoch_batches` with
+still sees exactly the batches `rtl_sweep.training.train` gives it (`TrainTarget.epoch_batches` with
 the same seeds). The K losses are summed before `backward`: ticket k's loss depends only on row k
 of the stacked tensors, so row k of the gradient is ticket k's own gradient.
 
@@ -37,11 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch.func import vmap
 
-from rtl_sweep.context import RunContext, tensor_bytes
+from rtl_sweep.context import RunContext
+from rtl_sweep.methods import RTL_TICKETS
+from rtl_sweep.serialize import tensor_bytes
 from rtl_sweep.pruning import Mask, prune, rewind
-from rtl_sweep.results.store import Store
-from rtl_sweep.tickets import LoopId, level_mask, loop_epochs, objective
-from rtl_sweep.training import Objective, TicketModel, derive_seed
+from rtl_sweep.store import Store
+from rtl_sweep.loops import Loop, level_mask, loop_epochs, target
+from rtl_sweep.training import TicketModel, TrainTarget, derive_seed
 
 def use_vectorized(ctx: RunContext) -> bool:
     """prune.vectorize resolved for this run: 'auto' is on for CUDA only. On 2 CPU cores the batched
@@ -137,10 +139,10 @@ class StackedAdam:
 
 
 # ---- training ------------------------------------------------------------------------------------
-def _epoch_plan(objectives: list[Objective], batch_size: int, seeds: list[int], device: torch.device):
+def _epoch_plan(targets: list[TrainTarget], batch_size: int, seeds: list[int], device: torch.device):
     """[(tickets, idx [G, b], targets [G, b])] per step of one epoch, moved to the device in ONE copy.
     Step m groups the tickets that still have a batch m by that batch's size."""
-    per = [obj.epoch_batches(batch_size, s) for obj, s in zip(objectives, seeds)]
+    per = [obj.epoch_batches(batch_size, s) for obj, s in zip(targets, seeds)]
     steps, flat_idx, flat_tgt = [], [], []
     for m in range(max(len(b) for b in per)):
         groups: dict[int, list[int]] = {}
@@ -153,7 +155,7 @@ def _epoch_plan(objectives: list[Objective], batch_size: int, seeds: list[int], 
             flat_tgt += [per[k][m][1].to(torch.float32) for k in ks]
     idx = torch.cat(flat_idx).to(device, non_blocking=True)
     tgt = torch.cat(flat_tgt).to(device, non_blocking=True)
-    K = len(objectives)
+    K = len(targets)
     row_masks = torch.zeros(len(steps), K, dtype=torch.bool)
     for i, (ks, _) in enumerate(steps):
         row_masks[i, ks] = True
@@ -168,32 +170,32 @@ def _epoch_plan(objectives: list[Objective], batch_size: int, seeds: list[int], 
     return out
 
 
-def _losses(objectives: list[Objective], logits: torch.Tensor, tgt: torch.Tensor,
+def _losses(targets: list[TrainTarget], logits: torch.Tensor, tgt: torch.Tensor,
             columns: torch.Tensor) -> torch.Tensor:
-    """Per-ticket mean loss [G] (the objective's own loss, one row per ticket)."""
+    """Per-ticket mean loss [G] (the target's own loss, one row per ticket)."""
     G, b = tgt.shape
-    if objectives[0].kind == "binary":
+    if targets[0].kind == "binary":
         sel = logits.gather(2, columns.view(G, 1, 1).expand(G, b, 1)).squeeze(2)
         return F.binary_cross_entropy_with_logits(sel.float(), tgt, reduction="none").mean(1)
     ce = F.cross_entropy(logits.reshape(G * b, -1).float(), tgt.reshape(-1).long(), reduction="none")
     return ce.view(G, b).mean(1)
 
 
-def train_stack(model: TicketModel, st: TicketStack, objectives: list[Objective], x: torch.Tensor,
+def train_stack(model: TicketModel, st: TicketStack, targets: list[TrainTarget], x: torch.Tensor,
                 epochs: int, lr: float, batch_size: int, seeds: list[int], amp: bool = False) -> StackedAdam:
-    """Train the K tickets of `st` in place, ticket k on objectives[k] with seed seeds[k]; the math of
+    """Train the K tickets of `st` in place, ticket k on targets[k] with seed seeds[k]; the math of
     K calls of `rtl_sweep.training.train`. `x` lives on the training device already."""
-    kinds = {o.kind for o in objectives}
+    kinds = {o.kind for o in targets}
     if len(kinds) != 1:
-        raise ValueError(f"vectorized tickets need one objective kind, got {sorted(kinds)}")
+        raise ValueError(f"vectorized tickets need one target kind, got {sorted(kinds)}")
     device = x.device
     opt = StackedAdam(list(st.params.values()), lr)
-    all_columns = torch.tensor([o.column for o in objectives], device=device)
+    all_columns = torch.tensor([o.column for o in targets], device=device)
     amp_ctx = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if amp and device.type == "cuda" \
         else (lambda: torch.autocast("cpu", enabled=False))
     model.module.train()
     for epoch in range(epochs):
-        plan = _epoch_plan(objectives, batch_size, [derive_seed(s, "epoch", epoch) for s in seeds], device)
+        plan = _epoch_plan(targets, batch_size, [derive_seed(s, "epoch", epoch) for s in seeds], device)
         for rows, row_mask, idx, tgt in plan:
             G, b = idx.shape
             xb = x.index_select(0, idx.reshape(-1)).view(G, b, *x.shape[1:])
@@ -207,7 +209,7 @@ def train_stack(model: TicketModel, st: TicketStack, objectives: list[Objective]
                 cols = all_columns.index_select(0, rows)
             with amp_ctx():
                 logits = batched_forward(model, params, bufs, masks, xb)
-            _losses(objectives, logits, tgt, cols).sum().backward()
+            _losses(targets, logits, tgt, cols).sum().backward()
             if rows is not None:   # batch-norm running statistics of the tickets that stepped
                 for n, v in bufs.items():
                     st.buffers[n].index_copy_(0, rows, v)
@@ -215,20 +217,20 @@ def train_stack(model: TicketModel, st: TicketStack, objectives: list[Objective]
     return opt
 
 
-def train_tickets_vectorized(ctx: RunContext, loops: list[LoopId], level: int, masks: list[Mask],
+def train_tickets_vectorized(ctx: RunContext, loops: list[Loop], level: int, masks: list[Mask],
                              epochs: int, lr: float, batch_size: int, seeds: list[int],
                              amp: bool = False) -> list[dict]:
-    """Train `loops` (same model, same rewind point, masks[i], their own objectives) together from
+    """Train `loops` (same model, same rewind point, masks[i], their own targets) together from
     the rewind point; returns each loop's trained parameters (CPU), as `training.train` leaves them."""
     st = _train_level(ctx, loops, masks, epochs, lr, batch_size, seeds, amp)
-    del level  # the level is in the seeds; kept in the signature to mirror tickets.run_level
+    del level  # the level is in the seeds; kept in the signature to mirror loops.run_level
     return [st.ticket_params(i) for i in range(st.K)]
 
 
-def _train_level(ctx: RunContext, loops: list[LoopId], masks: list[Mask], epochs: int, lr: float,
+def _train_level(ctx: RunContext, loops: list[Loop], masks: list[Mask], epochs: int, lr: float,
                  batch_size: int, seeds: list[int], amp: bool = False) -> TicketStack:
     st = TicketStack.build(ctx.rewind_params, ctx.rewind_buffers, masks, ctx.device)
-    train_stack(ctx.model, st, [objective(ctx, lp) for lp in loops], ctx.x_train, epochs, lr,
+    train_stack(ctx.model, st, [target(ctx, lp) for lp in loops], ctx.x_train, epochs, lr,
                 batch_size, seeds, amp)
     return st
 
@@ -267,10 +269,11 @@ def joint_logits_vectorized(ctx: RunContext, params: dict, bufs: dict, masks: li
 # ---- the run unit --------------------------------------------------------------------------------
 def run_tickets(ctx: RunContext, store: Store, level: int, amp: bool = False) -> float:
     """Unit('tickets', level): every unfinished RTL ticket of `level` in one vectorized pass. Writes
-    the same files as K `tickets.run_level` calls (ckpt/rtl-k/L<level>.pt with the same keys, in
+    the same files as K `loops.run_level` calls (ckpt/rtl-k/L<level>.pt with the same keys, in
     ticket order, plus each ticket's .time share); returns the seconds spent."""
     t0 = time.perf_counter()
-    loops = [LoopId("rtl", k) for k in range(ctx.K) if not store.exists(LoopId("rtl", k).ckpt(level))]
+    loops = [Loop(RTL_TICKETS.loop, k) for k in range(ctx.K)]
+    loops = [lp for lp in loops if not store.exists(lp.ckpt(level))]  # a resumed, half-done level
     if not loops:
         return 0.0
     cfg = ctx.cfg

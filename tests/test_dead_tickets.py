@@ -15,8 +15,7 @@ from conftest import tiny_overrides
 from rtl_sweep.config import RunConfig
 from rtl_sweep.context import build_context
 from rtl_sweep.engine import Run
-from rtl_sweep.evaluate import score_tickets, ticket_alive
-from rtl_sweep.records import SignalTracker
+from rtl_sweep.collapse import SignalTracker
 from rtl_sweep.similarity import jaccard_matrices
 
 
@@ -37,10 +36,10 @@ def _logits(ctx, dead: set[int], seed: int = 0) -> list[torch.Tensor]:
 
 def test_alive_means_more_than_one_answer(ctx):
     logits = _logits(ctx, dead={2, 7})
-    alive = ticket_alive(ctx, logits)
+    alive = ctx.task.ticket_alive(ctx, logits)
     assert [k for k, a in enumerate(alive) if not a] == [2, 7]
     # the invariant the trigger stands on: a one-vs-rest ticket with one answer is at chance
-    _, per = score_tickets(ctx, logits)
+    _, per = ctx.task.score_tickets(ctx, logits)
     assert per[2]["balanced_accuracy"] == 0.5 and per[7]["balanced_accuracy"] == 0.5
 
 
@@ -49,7 +48,7 @@ def test_multiclass_judges_the_inputs_routed_to_the_ticket(ctx):
     logits = _logits(mc, dead=set())
     routed_to_0 = np.asarray(mc.partition.test_ids) == 0
     logits[0][torch.from_numpy(routed_to_0)] = torch.eye(mc.data.num_classes)[4]  # always class 4 there
-    assert ticket_alive(mc, logits) == [False] + [True] * (mc.K - 1)
+    assert mc.task.ticket_alive(mc, logits) == [False] + [True] * (mc.K - 1)
 
 
 def _tracker(ctx, dead_tickets: bool = True) -> SignalTracker:

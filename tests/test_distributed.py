@@ -45,7 +45,7 @@ def local_run(tmp_path_factory, request):
 
 
 def test_ray_executor_matches_local_bit_for_bit(ray_local, local_run, tmp_path):
-    from rtl_sweep.distributed.coordinator import ray_executor
+    from rtl_sweep.distributed.ray_executor import ray_executor
     cfg, local_folder = local_run
     run = Run(cfg, str(tmp_path), executor=ray_executor())
     assert run.executor.plan.count == 2  # this machine's 2 CPUs, one per actor
@@ -59,7 +59,7 @@ def test_ray_executor_matches_local_bit_for_bit(ray_local, local_run, tmp_path):
 
 
 def test_killed_actor_restarts_and_run_matches(ray_local, local_run, tmp_path):
-    from rtl_sweep.distributed.coordinator import ray_executor
+    from rtl_sweep.distributed.ray_executor import ray_executor
     cfg, local_folder = local_run
     run = Run(cfg, str(tmp_path), executor=ray_executor())
     killed = []

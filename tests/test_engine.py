@@ -19,7 +19,8 @@ from conftest import tiny_overrides
 
 from rtl_sweep import cli
 from rtl_sweep.config import RunConfig
-from rtl_sweep.engine import LocalExecutor, Run
+from rtl_sweep.engine import Run
+from rtl_sweep.executor import LocalExecutor
 from rtl_sweep.pruning import kept, shrinks, union
 from rtl_sweep.units import run_unit
 
@@ -157,7 +158,7 @@ def test_parameter_counts_union_between_largest_ticket_and_sum(finished):
         # each separate one-vs-rest copy keeps only its own classifier row (and bias)
         head = run.ctx.model.module.classifier
         per_copy = run.ctx.dense_params - (run.ctx.K - 1) * (head.in_features + 1)
-        assert run.ctx.dense_per_copy() == per_copy
+        assert run.ctx.task.dense_per_copy(run.ctx) == per_copy
         assert sep["params_total"] == sep["params_prunable"] + run.ctx.K * per_copy
         if level >= 1:
             # the equal-parameter baseline stores exactly as many weights as RTL's mask union

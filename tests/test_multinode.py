@@ -29,7 +29,7 @@ def two_node_cluster():
 def test_tickets_spread_over_nodes_and_records_in_shared_folder(two_node_cluster, tmp_path):
     import ray
     from rtl_sweep.config import RunConfig
-    from rtl_sweep.distributed.coordinator import ray_executor
+    from rtl_sweep.distributed.ray_executor import ray_executor
     from rtl_sweep.engine import Run
     from tests.conftest import tiny_overrides
 

@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from rtl_sweep.cli import main
-from rtl_sweep.results import schema as S
+from rtl_sweep import schema as S
 from rtl_sweep.results.reader import find_tables, read_table
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 # The bundled digits set with a 4-wide CNN: a whole run with baselines in a few seconds.
@@ -102,7 +102,7 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
 # ---- the schema -------------------------------------------------------------------------------
 def test_schema_doc_is_generated_from_the_schema():
     assert (ROOT / "docs" / "SCHEMA.md").read_text() == S.markdown(), \
-        "regenerate: python -m rtl_sweep.results.schema > docs/SCHEMA.md"
+        "regenerate: python -m rtl_sweep.schema > docs/SCHEMA.md"
 
 
 SAMPLE = {pa.string(): "x", pa.int64(): 7, pa.float64(): 0.25, pa.bool_(): True,

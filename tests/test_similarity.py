@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from rtl_sweep.similarity import (ALL, CollapseDetector, chance, jaccard_matrices, off_diag_mean,
+from rtl_sweep.collapse import CollapseDetector
+from rtl_sweep.similarity import (ALL, chance, jaccard_matrices, off_diag_mean,
                                   summary, ticket_means)
 
 

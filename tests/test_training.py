@@ -9,7 +9,7 @@ from rtl_sweep.config import DataConfig, ModelConfig
 from rtl_sweep.data import Dataset, load_dataset
 from rtl_sweep.models import build_model, prunable_names
 from rtl_sweep.pruning import prune, rewind
-from rtl_sweep.training import (Objective, TicketModel, derive_seed, new_state, predict_logits,
+from rtl_sweep.training import (TrainTarget, TicketModel, derive_seed, new_state, predict_logits,
                                 train)
 
 
@@ -38,8 +38,8 @@ def _mask(model: TicketModel, init: dict, keep_share: float) -> dict:
                  int(total * keep_share), "global")
 
 
-def _ce(mnist: Dataset) -> Objective:
-    return Objective("ce", torch.arange(len(mnist.y_train)), targets=mnist.y_train)
+def _ce(mnist: Dataset) -> TrainTarget:
+    return TrainTarget("ce", torch.arange(len(mnist.y_train)), targets=mnist.y_train)
 
 
 def test_pruned_weights_stay_exactly_zero_after_many_adam_steps(mnist, cnn):
@@ -91,8 +91,8 @@ def test_training_is_deterministic_per_seed(mnist, cnn):
     assert not all(torch.equal(runs[0][n], runs[2][n]) for n in runs[0])
 
 
-def _binary(n_pos: int, n_neg: int) -> Objective:
-    return Objective("binary", torch.arange(n_pos), torch.arange(n_pos, n_pos + n_neg), column=3)
+def _binary(n_pos: int, n_neg: int) -> TrainTarget:
+    return TrainTarget("binary", torch.arange(n_pos), torch.arange(n_pos, n_pos + n_neg), column=3)
 
 
 @pytest.mark.parametrize("n_pos, n_neg", [(48, 432), (48, 30), (50, 50)])
@@ -128,7 +128,7 @@ def test_binary_loss_reads_its_own_column():
 
 def test_ce_epoch_covers_every_sample_once():
     y = torch.arange(100) % 10
-    obj = Objective("ce", torch.arange(100), targets=y)
+    obj = TrainTarget("ce", torch.arange(100), targets=y)
     batches = obj.epoch_batches(32, seed=0)
     idx = torch.cat([i for i, _ in batches])
     assert torch.equal(torch.sort(idx).values, torch.arange(100))

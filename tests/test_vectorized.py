@@ -2,14 +2,23 @@
 
     python -m pytest tests/test_vectorized.py -q
 
-Equivalence criterion (the vmapped pass sums in another order than K separate passes, so bits may
-differ): with one thread and deterministic algorithms, per ticket and level
-  - the masks after pruning have Jaccard > 0.99 with the sequential loop's (on this machine they
-    come out identical for the tiny CNN config; BN models such as GhostNet differ in a few weights),
-  - trained weights agree within atol 1e-4 (tiny CNN),
-  - RTL balanced accuracy of a whole run agrees within 0.02,
-and pruned weights stay exactly zero. StackedAdam alone is checked against K torch.optim.Adam to
-rtol 1e-6 (it repeats torch's op order; only the bias-correction scalars round differently).
+Equivalence criterion. The vmapped pass sums in another order than K separate passes, and the
+CPU's vector width (ATen's kernels, oneDNN's convolutions, MKL's products) changes the order again,
+so trained weights differ in the last bits, and Adam amplifies that: its first steps move every
+weight by about lr * sign(gradient), so a weight whose gradient sums to nearly zero can step the
+other way on one path (seen: 6 of 4,608 conv weights 0.26 lr apart after two epochs). What RTL needs,
+and what holds on any x86 CPU, per ticket:
+  - pruned weights stay exactly zero (a mask, not a float: exact by construction),
+  - the masks after pruning have Jaccard > 0.99 with the sequential loop's,
+  - the training moves agree relative to their size: |dW_vec - dW_seq| / |dW_seq| <= 1e-2 over all
+    of a ticket's weights, where dW is the change from the rewound start. Measured worst 1.1e-3
+    (ragged groups) under the default ISA, ATEN_CPU_CAPABILITY=default, ONEDNN_MAX_CPU_ISA=AVX2 with
+    MKL_CBWR=COMPATIBLE, and ONEDNN_MAX_CPU_ISA=SSE41; a real fault is far above it (a ticket fed
+    another ticket's batches: 0.33 to 0.43),
+  - RTL balanced accuracy of a whole run agrees within 0.02.
+StackedAdam alone is checked against K torch.optim.Adam element-wise to rtol 1e-6: one step on
+given gradients, the same op order, nothing to amplify (only the bias-correction scalars round
+differently).
 """
 
 from __future__ import annotations
@@ -26,9 +35,9 @@ from rtl_sweep.engine import Run
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.joint import joint_logits
 from rtl_sweep.pruning import ones_mask, prune, rewind
-from rtl_sweep.tickets import LoopId, loop_epochs, objective
+from rtl_sweep.loops import Loop, loop_epochs, target
 from rtl_sweep.training import derive_seed, new_state, predict_logits, train
-from rtl_sweep.units import batch
+from rtl_sweep.units import wave
 from rtl_sweep.vectorized import (StackedAdam, TicketStack, joint_logits_vectorized,
                                   predict_logits_vectorized, train_tickets_vectorized)
 
@@ -52,11 +61,21 @@ def _jaccard(a: dict, b: dict) -> float:
     return inter / max(sum(int((a[n] | b[n]).sum()) for n in a), 1)
 
 
+def _relative_move_gap(ctx, mask: dict, a: dict, b: dict) -> float:
+    """|dA - dB| / |dB| over all weights, dX being the change from the (masked) rewound start."""
+    gap = size = 0.0
+    for n in b:
+        start = ctx.rewind_params[n] * mask[n] if n in mask else ctx.rewind_params[n]
+        gap += float((a[n] - b[n]).square().sum())
+        size += float((b[n] - start).square().sum())
+    return (gap / size) ** 0.5
+
+
 def _sequential(ctx, loops, masks, seeds):
     cfg, out = ctx.cfg, []
     for lp, m, s in zip(loops, masks, seeds):
         p, b = new_state(rewind(ctx.rewind_params, m), ctx.rewind_buffers, ctx.device)
-        train(ctx.model, p, b, m, objective(ctx, lp), ctx.x_train, loop_epochs(ctx, lp), cfg.prune.lr,
+        train(ctx.model, p, b, m, target(ctx, lp), ctx.x_train, loop_epochs(ctx, lp), cfg.prune.lr,
               cfg.prune.batch_size, s)
         out.append({n: x.detach() for n, x in p.items()})
     return out
@@ -90,7 +109,7 @@ def test_stacked_adam_equals_k_adams():
 def test_vectorized_equals_sequential(extra):
     cfg = RunConfig().with_overrides(tiny_overrides() + extra + ["prune.epochs=2"])
     ctx = build_context(cfg, "cpu")
-    loops = [LoopId("rtl", k) for k in range(ctx.K)]
+    loops = [Loop("rtl", k) for k in range(ctx.K)]
     full = ones_mask(ctx.init_params, ctx.model.prunable)
     # level 1 masks: random 50% masks, so the vectorized pass runs through masked weights
     g = torch.Generator().manual_seed(1)
@@ -102,8 +121,7 @@ def test_vectorized_equals_sequential(extra):
     for k in range(ctx.K):
         for n in ctx.model.prunable:
             assert torch.all(vec[k][n][~masks[k][n]] == 0), f"pruned weight of {n} moved"
-        for n in seq[k]:
-            torch.testing.assert_close(vec[k][n], seq[k][n], atol=1e-4, rtol=1e-4)
+        assert _relative_move_gap(ctx, masks[k], vec[k], seq[k]) <= 1e-2, k  # see the docstring
         keep = ctx.kept[2]
         assert _jaccard(prune(masks[k], vec[k], keep), prune(masks[k], seq[k], keep)) > 0.99
 
@@ -136,8 +154,8 @@ def test_run_with_vectorize_on_matches_off(tmp_path):
     off = Run(RunConfig().with_overrides(ENGINE), str(tmp_path / "off"), device="cpu")
     on = Run(RunConfig().with_overrides(ENGINE + ["prune.vectorize=on"]), str(tmp_path / "on"),
              device="cpu")
-    assert [u.kind for u in batch(on.ctx, 0)][0] == "tickets"
-    assert not any(u.kind == "tickets" for u in batch(off.ctx, 0))
+    assert [u.kind for u in wave(on.ctx, 0)][0] == "tickets"
+    assert not any(u.kind == "tickets" for u in wave(off.ctx, 0))
     off.execute()
     on.execute()
     a, b = Path(off.store.path()), Path(on.store.path())
@@ -159,7 +177,7 @@ def test_run_with_vectorize_on_matches_off(tmp_path):
                 device="cpu")
     from rtl_sweep.units import run_unit
     assert all(run_unit(again.ctx, again.store, u) == 0.0 for s in range(again.ctx.levels + 1)
-               for u in batch(again.ctx, s))
+               for u in wave(again.ctx, s))
 
 
 def test_vectorize_config():
@@ -167,4 +185,4 @@ def test_vectorize_config():
     with pytest.raises(ConfigError, match="prune.vectorize"):
         RunConfig().with_overrides(["prune.vectorize=yes"]).validate()
     ctx = build_context(RunConfig().with_overrides(tiny_overrides() + ["prune.vectorize=auto"]), "cpu")
-    assert not any(u.kind == "tickets" for u in batch(ctx, 0))  # auto: off on CPU
+    assert not any(u.kind == "tickets" for u in wave(ctx, 0))  # auto: off on CPU

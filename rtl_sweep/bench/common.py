@@ -93,8 +93,8 @@ def print_rows(name: str, rows: list[dict], out=None) -> None:
 
 def write_rows(output: str, rows: list[dict], tag: str) -> str:
     """One Parquet part of the `bench` table per invocation, under <output>/tables/bench/."""
-    from rtl_sweep.results.schema import to_table
-    from rtl_sweep.results.store import Store
+    from rtl_sweep.schema import to_table
+    from rtl_sweep.store import Store
     store = Store(output)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     rel = f"tables/bench/{stamp}-{tag}.parquet"

@@ -47,10 +47,10 @@ def run(args) -> list[dict]:
     from rtl_sweep.config import RunConfig
     from rtl_sweep.context import build_context, shared_parts
     from rtl_sweep.distributed.actors import TicketActor
-    from rtl_sweep.distributed.coordinator import ray_executor
+    from rtl_sweep.distributed.ray_executor import ray_executor
     from rtl_sweep.distributed.ray_init import init_ray
     from rtl_sweep.engine import Run
-    from rtl_sweep.results.store import Store
+    from rtl_sweep.store import Store
     from rtl_sweep.units import Unit, run_unit
 
     E = args.executors_epochs

@@ -80,7 +80,7 @@ def plain_prune_rewind(module, init: dict, prunable: list[str], kept: list[int],
 def run(args) -> list[dict]:
     from rtl_sweep.config import RunConfig
     from rtl_sweep.context import build_context
-    from rtl_sweep.results.store import Store
+    from rtl_sweep.store import Store
     from rtl_sweep.units import Unit, run_unit
 
     cfg = RunConfig().with_overrides([f"prune.epochs={args.overhead_epochs}",
@@ -88,7 +88,7 @@ def run(args) -> list[dict]:
                                       "baselines=", "joint.epochs=0"])
     with threads(args.threads):
         ctx = build_context(cfg, "cpu")
-        obj = ctx.ticket_objective(0)
+        obj = ctx.task.ticket_target(ctx, 0)
         module = ctx.model.module
         init = {**ctx.init_params, **ctx.init_buffers}
 

@@ -31,7 +31,7 @@ def configure(p) -> None:
 def run(args) -> list[dict]:
     from rtl_sweep.config import RunConfig
     from rtl_sweep.context import build_context
-    from rtl_sweep.results.store import Store
+    from rtl_sweep.store import Store
     from rtl_sweep.units import Unit, run_unit
 
     E = args.tickets_epochs

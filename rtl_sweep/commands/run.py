@@ -51,7 +51,7 @@ def main(args) -> int:
     say = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     executor = "local"
     if args.executor == "ray":
-        from rtl_sweep.distributed.coordinator import ray_executor
+        from rtl_sweep.distributed.ray_executor import ray_executor
         executor = ray_executor(address=args.address, actors=args.actors,
                                 cpus_per_actor=args.cpus_per_ticket, gpus_per_actor=args.gpus_per_ticket,
                                 device=args.device)

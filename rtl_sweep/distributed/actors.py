@@ -27,7 +27,7 @@ class TicketActor:
         import torch
 
         from rtl_sweep.context import build_context
-        from rtl_sweep.results.store import Store
+        from rtl_sweep.store import Store
         torch.set_num_threads(_threads(num_cpus))
         # With a GPU assigned, Ray sets CUDA_VISIBLE_DEVICES; "auto" then picks cuda:0 of those.
         self.ctx = build_context(parts.cfg, device, parts=parts)

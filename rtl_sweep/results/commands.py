@@ -189,7 +189,7 @@ def report_main(args) -> int:
 
 
 def schema_main(args) -> int:
-    from rtl_sweep.results import schema
+    from rtl_sweep import schema
     if args.markdown:
         print(schema.markdown(), end="")
         return 0

@@ -113,7 +113,7 @@ def format_json(t: pa.Table) -> str:
 
 
 def _write(output: str, data: bytes) -> None:
-    from rtl_sweep.results.store import Store
+    from rtl_sweep.store import Store
     if "://" in output:
         parent, name = output.rsplit("/", 1)
         Store(parent).write_bytes(name, data)

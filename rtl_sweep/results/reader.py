@@ -17,8 +17,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from rtl_sweep.errors import ResultsError
-from rtl_sweep.results import schema as S
-from rtl_sweep.results.store import Store
+from rtl_sweep import schema as S
+from rtl_sweep.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import math
 
 from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import Results
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.results.summary import LABEL, METHOD_ORDER
 
 MAX_RUNS = 6  # a sweep may hold hundreds of runs; per-run plots are drawn for the best few

@@ -10,8 +10,8 @@ import math
 
 import pyarrow as pa
 
-from rtl_sweep.results.schema import to_table
-from rtl_sweep.results.store import Store
+from rtl_sweep.schema import to_table
+from rtl_sweep.store import Store
 from rtl_sweep.sweep.space import SweepSpec
 
 

@@ -23,7 +23,7 @@ REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precisi
 
 
 def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
-    from rtl_sweep.distributed.coordinator import ray_executor
+    from rtl_sweep.distributed.ray_executor import ray_executor
     from rtl_sweep.engine import Run
 
     ctx = tune.get_context()

@@ -25,7 +25,7 @@ import yaml
 
 from rtl_sweep.config import RunConfig
 from rtl_sweep.errors import ConfigError, ResultsError
-from rtl_sweep.results.store import Store
+from rtl_sweep.store import Store
 from rtl_sweep.sweep.space import SweepSpec
 from rtl_sweep.sweep.tables import trial_row, trial_status, write_pareto, write_trial
 
@@ -46,7 +46,7 @@ def k_of(cfg: RunConfig) -> int:
         return p.k
     if p.method == "group":
         return groups
-    if p.method == "groups":
+    if p.method == "class_groups":
         from rtl_sweep.partition import parse_groups
         return len(parse_groups(p.groups, list(names))[0])
     return classes

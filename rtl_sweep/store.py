@@ -1,6 +1,6 @@
 """Where results live: a local folder or any URI pyarrow's file systems understand (s3://, gs://, file://).
 
-    python -c "from rtl_sweep.results.store import Store; s = Store('/tmp/x'); s.write_bytes('a/b.txt', b'hi'); print(s.read_bytes('a/b.txt'))"
+    python -c "from rtl_sweep.store import Store; s = Store('/tmp/x'); s.write_bytes('a/b.txt', b'hi'); print(s.read_bytes('a/b.txt'))"
 
 Every write is atomic: the bytes go to a temporary sibling first and are renamed into place, so a
 reader sees a whole file or none, and a crash never damages a file already written. Many writers

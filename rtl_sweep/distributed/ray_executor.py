@@ -1,11 +1,11 @@
-"""Coordinator: the Ray executor of a run. Ticket loops go to TicketActors; joint retraining runs here.
+"""RayExecutor: prune-rewind units go to TicketActors; joint retraining runs in this process.
 
     rtl-sweep run --executor ray                      # local Ray on 127.0.0.1, this machine's CPUs
     rtl-sweep run --executor ray --address HOST:6379  # an existing cluster
 
-The coordinator puts the shared parts (data, routing table, shared init and rewind weights) into
-the object store ONCE and hands the reference to every actor. Per batch it sends each prune-rewind
-unit to a free actor (largest first, so the pool stays balanced) and meanwhile runs the batch's
+The executor (in the run's coordinating process) puts the shared parts (data, routing table, shared init and rewind weights) into
+the object store ONCE and hands the reference to every actor. Per wave it sends each prune-rewind
+unit to a free actor (largest first, so the pool stays balanced) and meanwhile runs the wave's
 joint retraining and equal-parameter units on its own device in a thread. The engine (`Run`)
 gathers masks, computes the similarity signal and writes the records exactly as the local run does:
 the units are the same pure functions, so the masks are the same bits.
@@ -19,19 +19,18 @@ from typing import Callable
 import ray
 import torch
 
+from rtl_sweep import methods
 from rtl_sweep.context import RunContext, shared_parts
 from rtl_sweep.distributed.actors import TicketActor
 from rtl_sweep.distributed.ray_init import init_ray
 from rtl_sweep.distributed.resources import ActorPlan, plan_actors
 from rtl_sweep.errors import ClusterError
-from rtl_sweep.results.store import Store
+from rtl_sweep.executor import Executor, Progress
+from rtl_sweep.loops import all_loops
+from rtl_sweep.store import Store
 from rtl_sweep.units import Unit, run_unit
 
-# Rough relative cost of a unit, for largest-first dispatch (exact values do not matter).
-_COST = {"imp_single": 4.0, "imp_multiple": 2.0, "rtl": 1.0}
-
-
-class Coordinator:
+class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, ctx: RunContext, store: Store, plan: ActorPlan, device: str = "auto",
@@ -40,14 +39,14 @@ class Coordinator:
         self.own_threads = own_threads
         self.parts_ref = ray.put(shared_parts(ctx))          # once per run, shared by every actor
         self.actors = [self._start(i, device) for i in range(plan.count)]
-        self.placements: list[dict] = []
+        self.where: list[dict] = []
 
     def _start(self, i: int, device: str):
         opts = self.plan.options(i)
         return TicketActor.options(**opts).remote(self.parts_ref, self.store.uri,
                                                   self.plan.cpus, device)
 
-    def run(self, units: list[Unit], progress: Callable[[Unit, float], None] | None = None) -> None:
+    def run(self, units: list[Unit], progress: Progress | None = None) -> None:
         # prune-rewind work (single loops, or a level's RTL tickets vectorized) goes to the actors
         remote = [u for u in units if u.kind in ("loop", "tickets") and not self.store.exists(u.ckpt())]
         own = [u for u in units if u.kind not in ("loop", "tickets")]
@@ -62,7 +61,8 @@ class Coordinator:
             raise errors[0]
 
     def _cost(self, u: Unit) -> float:
-        return -_COST.get(u.loop_kind, 1.0) * (self.ctx.K if u.kind == "tickets" else 1)
+        # Relative cost from the method registry (largest first; exact values do not matter).
+        return -methods.of_loop(u.loop_kind).cost * (self.ctx.K if u.kind == "tickets" else 1)
 
     def _run_own(self, units: list[Unit], errors: list, progress) -> None:
         torch.set_num_threads(self.own_threads)
@@ -90,11 +90,14 @@ class Coordinator:
             except ray.exceptions.RayActorError as e:
                 raise ClusterError(f"ticket actor for {u} died and could not be restarted: {e}",
                                    "check the node's logs (ray logs) and rerun: finished levels are kept")
-            self.placements.append({"unit": str(u), "node": out["node"], "pid": out["pid"],
+            self.where.append({"unit": str(u), "node": out["node"], "pid": out["pid"],
                                     "wall": out["wall"]})
             free.append(i)
             if progress:
                 progress(u, out["wall"])
+
+    def placements(self) -> list[dict]:
+        return self.where
 
     def actor_info(self) -> list[dict]:
         return ray.get([a.info.remote() for a in self.actors])
@@ -111,9 +114,8 @@ def ray_executor(address: str | None = None, actors: int | None = None, cpus_per
     """A factory the engine calls with (ctx, store): starts/joins Ray and plans the actors."""
     init_ray(address, num_cpus=num_cpus)
 
-    def make(ctx: RunContext, store: Store) -> Coordinator:
-        n_loops = ctx.K * (2 if "imp_multiple" in ctx.cfg.baselines else 1) + 1
-        plan = plan_actors(n_loops, actors, cpus_per_actor, gpus_per_actor, resources_per_actor)
-        return Coordinator(ctx, store, plan, device)
+    def make(ctx: RunContext, store: Store) -> RayExecutor:
+        plan = plan_actors(len(all_loops(ctx)), actors, cpus_per_actor, gpus_per_actor, resources_per_actor)
+        return RayExecutor(ctx, store, plan, device)
     return make
 
