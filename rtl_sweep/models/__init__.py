@@ -18,6 +18,9 @@ Construction is deterministic given the torch seed.
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import fields
+
 from torch import nn
 
 from rtl_sweep.config import ModelConfig
@@ -45,7 +48,26 @@ def build_model(cfg: ModelConfig, input_shape: tuple[int, ...], num_outputs: int
                           f"use one of {', '.join(sorted(MODELS))}")
     if cfg.width < 1:
         raise ConfigError(f"model.width={cfg.width} must be >= 1", "use e.g. model.width=16")
-    return cls(tuple(input_shape), num_outputs, width=cfg.width)
+    return cls(tuple(input_shape), num_outputs, width=cfg.width, **_options(cfg, cls))
+
+
+def _options(cfg: ModelConfig, cls: type) -> dict:
+    """The ModelConfig fields beyond name and width that `cls` takes (siren: depth, omega_0, ...).
+    A field set away from its default for a model that does not take it is refused rather than
+    silently ignored."""
+    takes = set(inspect.signature(cls.__init__).parameters)
+    out = {}
+    for f in fields(cfg):
+        if f.name in ("name", "width"):
+            continue
+        value = getattr(cfg, f.name)
+        if f.name in takes:
+            out[f.name] = value
+        elif value != f.default:
+            users = sorted(n for n, c in MODELS.items() if f.name in inspect.signature(c.__init__).parameters)
+            raise ConfigError(f"model.{f.name}={value!r} does not apply to model.name={cfg.name}",
+                              f"it is an option of {', '.join(users)}; leave it unset for {cfg.name}")
+    return out
 
 
 def prunable_names(model: nn.Module) -> list[str]:

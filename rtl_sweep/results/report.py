@@ -17,7 +17,7 @@ import math
 from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import Results
 from rtl_sweep.store import Store
-from rtl_sweep.results.summary import LABEL, METHOD_ORDER
+from rtl_sweep.results.summary import LABEL, METHOD_ORDER, SCORES, filled_scores
 
 MAX_RUNS = 6  # a sweep may hold hundreds of runs; per-run plots are drawn for the best few
 STYLE = {"rtl": ("C0", "o", "-"), "rtl_tickets": ("C1", "s", "--"), "imp_single": ("C2", "^", "-"),
@@ -63,17 +63,21 @@ def _png(fig) -> bytes:
 
 # ---- per-run figures --------------------------------------------------------------------------
 def plot_accuracy(agg, title: str) -> bytes:
+    """The run's main score (the first score column it filled: balanced accuracy, or PSNR for an
+    INR run) vs sparsity, per method."""
     plt = _plt()
+    score = (filled_scores(agg.to_dict("records")) or ["balanced_accuracy"])[0]
+    name = {"balanced_accuracy": "balanced accuracy", "psnr": "PSNR (dB)"}.get(score, SCORES[score][0])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in METHOD_ORDER:
         d = agg[agg.method == m].sort_values("sparsity")
         if d.empty:
             continue
         c, mk, ls = STYLE[m]
-        ax.plot([_x(s) for s in d.sparsity], d.balanced_accuracy, color=c, marker=mk, ls=ls, label=LABEL[m])
+        ax.plot([_x(s) for s in d.sparsity], d[score], color=c, marker=mk, ls=ls, label=LABEL[m])
     _sparsity_ticks(ax, _level_sparsities(agg))
-    ax.set_ylabel("balanced accuracy")
-    ax.set_title(f"Balanced accuracy vs sparsity\n{title}", fontsize=10)
+    ax.set_ylabel(name)
+    ax.set_title(f"{name[0].upper() + name[1:]} vs sparsity\n{title}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _png(fig)
@@ -230,14 +234,16 @@ def html_table(header: list[str], rows: list[list[str]]) -> str:
 
 def run_table(agg) -> str:
     rows = []
+    scores = [s for s in filled_scores(agg.to_dict("records")) if s != "accuracy"] or ["balanced_accuracy"]
     for r in agg.sort_values(["level", "method"], key=lambda c: c.map(
             {m: i for i, m in enumerate(METHOD_ORDER)}) if c.name == "method" else c).itertuples():
-        rows.append([str(r.level), _num(r.sparsity), html.escape(LABEL.get(r.method, r.method)),
-                     _num(r.balanced_accuracy), _num(r.precision), _num(r.recall), _num(r.params_prunable, ","),
+        rows.append([str(r.level), _num(r.sparsity), html.escape(LABEL.get(r.method, r.method))] +
+                    [_num(getattr(r, s), SCORES[s][1]) for s in scores] +
+                    [_num(r.params_prunable, ","),
                      html.escape(str(r.params_count)), _num(r.mean_jaccard), _num(r.jaccard_chance),
                      _num(None if r.collapse is None or r.collapse != r.collapse else bool(r.collapse))])
-    return html_table(["level", "sparsity", "method", "bal.acc", "precision", "recall", "params", "count",
-                       "mean J", "chance", "collapse"], rows)
+    return html_table(["level", "sparsity", "method"] + [SCORES[s][0] for s in scores] +
+                      ["params", "count", "mean J", "chance", "collapse"], rows)
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
@@ -297,6 +303,9 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
         pages.append(f"<h2>Run {html.escape(label)}</h2>" + run_table(a))
         save(f"accuracy_{rid}.png", plot_accuracy(a, label), f"balanced accuracy vs sparsity, {label}")
         save(f"jaccard_{rid}.png", plot_jaccard(a, label), f"mean Jaccard vs sparsity, {label}")
+        for f in _task_pictures(res, rid, out):
+            files.append(out.path(f))
+            pages.append(_img(f, out.read_bytes(f), f"{f}: the task's pictures, {label}"))
         s = sim[(sim.run_id == rid) & (sim.method == "rtl")] if not sim.empty else sim
         if s.empty:
             continue
@@ -309,6 +318,32 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
         pages.insert(0, "".join(f'<p class="warn">{html.escape(w)}</p>' for w in res.warnings))
     out.write_text("index.html", PAGE.format(title=html.escape(f"RTL results: {path}"), body="\n".join(pages)))
     return {"files": files, "html": out.path("index.html"), "warnings": res.warnings}
+
+
+def _task_pictures(res: Results, rid: str, out: Store) -> list[str]:
+    """The run's task draws its own pictures (an INR run: original, regions, reconstructions and
+    error maps) from its run folder; names of the files written under `out`. A run whose pictures
+    cannot be drawn (its image moved) gets a warning, not a failed report."""
+    import posixpath
+
+    import yaml
+
+    from rtl_sweep.errors import RtlError
+    folders = {rel.rsplit("tables/rounds/", 1)[0].rstrip("/") for rel in res.parts.get("rounds", [])}
+    folder = next((f for f in folders  # a run folder is <name>-<run id>; "" is PATH itself
+                   if posixpath.basename(f or res.store.root).endswith("-" + rid)), None)
+    if folder is None or not res.store.exists(posixpath.join(folder, "config.yaml")):
+        return []
+    task = (yaml.safe_load(res.store.read_bytes(posixpath.join(folder, "config.yaml"))) or {}).get("task")
+    if not task or task == "classification":  # the default task draws none: its reports need no torch
+        return []
+    from rtl_sweep.tasks import get_task
+    try:
+        paths = get_task(task).pictures(res.store.child(folder).uri if folder else res.store.uri, out.uri)
+    except RtlError as e:
+        res.warnings.append(f"no pictures for run {rid}: {e}")
+        return []
+    return [posixpath.relpath(p, out.root) for p in paths]
 
 
 def _choose(sim, layers, levels) -> tuple[list[str], list[int]]:
