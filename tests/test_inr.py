@@ -177,6 +177,19 @@ def test_summary_signs_the_difference_by_the_task_direction():
     assert "single - RTL" in down and "+2.50" in down
 
 
+def test_a_sweep_takes_k_from_the_regions_and_refuses_an_impossible_one():
+    from rtl_sweep.sweep.space import parse_space
+    from rtl_sweep.sweep.tuner import check_k_range, k_of
+    assert k_of(_cfg(["partition.k=3"])) == 3
+    assert k_of(_cfg(["partition.k=3", "partition.min_size=150"])) == 2  # merging leaves 340 + 236 px
+    import yaml
+    raw = {"base": {k: yaml.safe_load(v) for k, v in (o.split("=") for o in TINY) if k != "partition.k"},
+           "space": {"partition.k": {"type": "int", "low": 2, "high": 999}},
+           "objectives": [{"metric": "psnr", "mode": "max"}]}
+    with pytest.raises(ConfigError, match="exceeds the image's 576 pixels"):
+        check_k_range(parse_space(raw))
+
+
 # ---- the engine: vectorized tickets, the CLI, the report, Ray ---------------------------------
 def test_vectorized_tickets_match_the_sequential_loop(tmp_path):
     from rtl_sweep.engine import Run

@@ -95,7 +95,10 @@ def results_main(args) -> int:
     res = Results(args.path)
     trials = res.table("trials").to_pandas()
     if not trials.empty:
-        print(rank_trials(trials, args.by, args.top, args.ascending))
+        by = args.by
+        if by == "balanced_accuracy" and trials.balanced_accuracy.isna().all():
+            by = "objective"  # a sweep that records no accuracy (task=inr): its first objective
+        print(rank_trials(trials, by, args.top, args.ascending))
     else:
         print(rank_or_summarize_runs(res, args.by, args.top, args.ascending))
     _warn(res.warnings)

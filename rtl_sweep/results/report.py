@@ -169,11 +169,21 @@ def plot_heatmaps(sim, layers: list[str], levels: list[int], title: str) -> byte
 
 
 # ---- sweep figure -----------------------------------------------------------------------------
+def trial_score(trials) -> tuple[str, str]:
+    """(column, name) of the trials' score: balanced accuracy, or for a sweep that records none (an
+    INR sweep) its first objective with values, e.g. obj_psnr."""
+    if trials.balanced_accuracy.notna().any():
+        return "balanced_accuracy", "balanced accuracy"
+    objs = [c for c in trials.columns if c.startswith("obj_") and trials[c].notna().any()]
+    return (objs[0], objs[0][len("obj_"):]) if objs else ("balanced_accuracy", "balanced accuracy")
+
+
 def pareto_front(trials) -> set:
     """Trials no other trial beats on both accuracy (higher) and kept parameters (fewer)."""
     from rtl_sweep.sweep.tables import pareto_front as front_of
-    ok = trials.dropna(subset=["balanced_accuracy", "params_prunable"])
-    points = list(zip(ok.balanced_accuracy, ok.params_prunable))
+    y = trial_score(trials)[0]
+    ok = trials.dropna(subset=[y, "params_prunable"])
+    points = list(zip(ok[y], ok.params_prunable))
     return {ok.trial_id.iloc[i] for i in front_of(points, ["max", "min"])}
 
 
@@ -181,19 +191,21 @@ def plot_trials(trials, front: set, source: str) -> bytes:
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.2, 1]})
     colors = {"completed": "C0", "stopped_collapse": "C1", "failed": "C3"}
+    y, name = trial_score(trials)
     for status, d in trials.groupby("status", dropna=False):
-        a.scatter(d.params_prunable, d.balanced_accuracy, s=28, alpha=0.8, color=colors.get(status, "C7"),
+        a.scatter(d.params_prunable, d[y], s=28, alpha=0.8, color=colors.get(status, "C7"),
                   label=f"{status} ({len(d)})")
     f = trials[trials.trial_id.isin(front)].dropna(subset=["params_prunable"]).sort_values("params_prunable")
     if not f.empty:
-        a.plot(f.params_prunable, f.balanced_accuracy, color="red", lw=1, drawstyle="steps-post", zorder=1)
-        a.scatter(f.params_prunable, f.balanced_accuracy, s=110, facecolors="none", edgecolors="red",
+        a.plot(f.params_prunable, f[y], color="red", lw=1, drawstyle="steps-post", zorder=1)
+        a.scatter(f.params_prunable, f[y], s=110, facecolors="none", edgecolors="red",
                   lw=1.5, label=f"Pareto front ({source})")
-    if trials.params_prunable.notna().any() and trials.params_prunable.min() > 0:
+    drawn = trials.dropna(subset=[y, "params_prunable"])  # a log axis needs a point to scale
+    if not drawn.empty and drawn.params_prunable.min() > 0:
         a.set_xscale("log")
     a.set_xlabel("kept prunable parameters (RTL mask union, last level)")
-    a.set_ylabel("balanced accuracy (last level)")
-    a.set_title("Trials: accuracy vs parameters", fontsize=10)
+    a.set_ylabel(f"{name} (last level)" if y == "balanced_accuracy" else f"{name} (target sparsity)")
+    a.set_title(f"Trials: {'accuracy' if y == 'balanced_accuracy' else name} vs parameters", fontsize=10)
     a.grid(alpha=0.3)
     a.legend(fontsize=8)
 
@@ -281,12 +293,14 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
             (pareto_front(trials), "computed")
         pages.append(f"<h2>Sweep: {len(trials)} trials</h2>")
         save("trials.png", plot_trials(trials, front, source), "trials: accuracy vs parameters, collapse")
-        top = trials.sort_values("balanced_accuracy", ascending=False).head(10)
+        y, name = trial_score(trials)
+        top = trials.sort_values(y, ascending=False).head(10)
         params = [c for c in trials.columns if c.startswith("param_")]
-        pages.append("<h3>Best trials by balanced accuracy</h3>" + html_table(
-            ["trial", "status", "sparsity", "bal.acc", "params", "collapse at", "Pareto"] + params,
+        pages.append(f"<h3>Best trials by {html.escape(name)}</h3>" + html_table(
+            ["trial", "status", "sparsity", "bal.acc" if y == "balanced_accuracy" else name, "params",
+             "collapse at", "Pareto"] + params,
             [[html.escape(str(r["trial_id"])), html.escape(str(r["status"])), _num(r["sparsity"]),
-              _num(r["balanced_accuracy"]), _num(r["params_prunable"], ","), _num(r["collapse_sparsity"]),
+              _num(r[y]), _num(r["params_prunable"], ","), _num(r["collapse_sparsity"]),
               "yes" if r["trial_id"] in front else ""] + [_num(r[p], ".4g") for p in params]
              for _, r in top.iterrows()]))
 
