@@ -46,27 +46,46 @@ class DataConfig:
     synthetic_shape: str = _f("3,32,32", "for name=synthetic (timing only, scores meaningless): input shape")
     synthetic_classes: int = _f(10, "for name=synthetic: number of classes")
     synthetic_size: int = _f(60000, "for name=synthetic: number of samples (CIFAR-10's 60,000 by default)")
+    # task=inr: one image is the whole dataset (its pixels are the train AND the test samples).
+    image: str = _f("astronaut", "name=image: a scikit-image photograph (astronaut, chelsea, coffee, "
+                                 "rocket, ...) or a path to a PNG/JPEG")
+    side: int = _f(64, "name=image: downscale so the longer side has this many pixels (0: full "
+                       "size); 64 fits a quick run")
+    grey: bool = _f(False, "name=image: fit the grey image (one output) instead of RGB")
+    region_map: str = _f("", "for partition.method=map: a PNG of integer region ids at the image's "
+                             "aspect (ADE20K: 0 = unlabelled, left out of fitting and scoring)")
 
 
 @dataclass(frozen=True)
 class PartitionConfig:
     method: str = _f("class", "class | class_groups | kmeans | group: how samples are routed to tickets "
-                              "(group: the data's group column, e.g. an environment)")
+                              "(group: the data's group column, e.g. an environment); task=inr: "
+                              "regions (SLIC + k-means, label-free) | map (data.region_map)")
     groups: str = _f("", "for method=class_groups: a named grouping (cifar100_paper) or 'a,b;c,d' lists")
 
     def __post_init__(self) -> None:
         # `groups` was this method's name until it was found one letter away from `group`.
         if self.method in PARTITION_ALIASES:
             object.__setattr__(self, "method", PARTITION_ALIASES[self.method])
-    k: int = _f(0, "for method=kmeans: number of clusters (tickets)")
+    k: int = _f(0, "for method=kmeans: number of clusters (tickets); for regions: at most this many "
+                   "regions (merging small ones may leave fewer)")
     embedding: str = _f("raw", "for kmeans: raw | pca | dense (features of the trained dense model)")
     pca_dim: int = _f(32, "for embedding=pca: components")
+    min_size: int = _f(64, "for regions / map: a region under this many pixels is merged into the "
+                           "neighbour it shares the longest border with (0: no merging)")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = _f("cnn", "mlp | cnn | ghostnet")
     width: int = _f(16, "base width (channels or hidden units); the models scale from it")
+    # Options of the coordinate networks (siren, fourier_mlp); other models refuse non-defaults.
+    depth: int = _f(3, "siren / fourier_mlp: hidden width x width layers after the first")
+    omega_0: float = _f(30.0, "siren: frequency of every sine (the SIREN paper's 30)")
+    features: int = _f(128, "fourier_mlp: random Fourier frequencies")
+    sigma: float = _f(5.0, "fourier_mlp: standard deviation of the frequencies (coordinates in [-1, 1])")
+    prune_first: bool = _f(False, "siren / fourier_mlp: the first layer's weights are prunable too")
+    prune_last: bool = _f(False, "siren / fourier_mlp: the output layer's weights are prunable too")
 
 
 @dataclass(frozen=True)
@@ -109,7 +128,8 @@ class SignalConfig:
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
     seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
-    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification")
+    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification | inr "
+                                     "(keys you leave unset take the task's defaults: TASK_DEFAULTS)")
     precision: str = _f("fp32", "fp32 | bf16: bf16 autocast of the forward passes (fp32 weights, Adam "
                                 "state and losses); fp32 is the reference")
     protocol: str = _f("ovr", "ovr: each ticket a binary detector of its subset (the paper) | "
@@ -143,7 +163,13 @@ class RunConfig:
     # ---- construction ---------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: dict | None, source: str = "config") -> "RunConfig":
-        return _build(cls, d or {}, source, prefix="")
+        """Build from nested keys; a key `d` leaves out takes its task's default (TASK_DEFAULTS)."""
+        return _build(cls, with_task_defaults(d or {}), source, prefix="")
+
+    @classmethod
+    def defaults(cls, task: str) -> "RunConfig":
+        """The config of `task` with nothing else set."""
+        return cls.from_dict({"task": task})
 
     @classmethod
     def load(cls, path: str | Path | None, overrides: list[str] | tuple = ()) -> "RunConfig":
@@ -160,13 +186,23 @@ class RunConfig:
                                   "fix the YAML syntax")
             if not isinstance(d, dict):
                 raise ConfigError(f"{p} must hold a mapping of config keys", "see README, Config")
-        cfg = cls.from_dict(d, source=str(path or "config"))
-        return cfg.with_overrides(overrides)
+        cfg = cls.from_dict(d, source=str(path or "config"))  # the file's errors name the file
+        if not overrides:
+            return cfg
+        # File and --set keys are merged before building, so every key given in either one is
+        # kept and only keys given nowhere take the task's defaults.
+        d = _given(d, cfg)
+        for key, value in [_split_set(s) for s in overrides]:
+            set_dotted(d, key, value, source="--set")
+        return cls.from_dict(d, source="--set")
 
     def with_overrides(self, overrides: list[str] | tuple | dict) -> "RunConfig":
-        """Apply `key.sub=value` strings (or a flat {dotted_key: value} dict); values parse as YAML."""
+        """Apply `key.sub=value` strings (or a flat {dotted_key: value} dict); values parse as YAML.
+        Keys this config holds at its task's defaults count as not given: an override that switches
+        the task (task=inr) gives them the new task's defaults."""
         items = overrides.items() if isinstance(overrides, dict) else [_split_set(s) for s in overrides]
-        d = self.to_dict()
+        d = _non_default(self, RunConfig.defaults(self.task))
+        d["task"] = self.task
         for key, value in items:
             set_dotted(d, key, value, source="--set")
         return RunConfig.from_dict(d, source="--set")
@@ -221,6 +257,40 @@ class RunConfig:
 
 
 VECTORIZE = ("off", "on", "auto")
+
+# The defaults a task brings for the keys a config leaves unset (dotted key -> value). They are
+# applied when the config is built, so config.yaml and the hash spell them out, and a task's
+# default never changes what an existing run folder means. Classification uses the field defaults
+# above. Why these values for INR: rtl_sweep/tasks/inr.py, module docstring.
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "inr": {
+        "data.name": "image",             # data.image (astronaut) at data.side (64): 4,096 pixels
+        "partition.method": "regions",    # SLIC superpixels grouped by colour and position
+        "partition.k": 4,
+        "model.name": "siren",
+        "model.width": 64,                # 3 x 64 x 64 = 12,288 prunable hidden weights
+        "prune.lr": 3.0e-4,               # 1e-3 spikes on SIREN (measured); 3e-4 fits smoothly
+        "joint.lr": 3.0e-4,
+        "prune.batch_size": 512,          # pixels per step: an epoch of the image is 8 steps
+        "prune.epochs": 60,
+        "joint.epochs": 60,
+        "prune.target_sparsity": 0.95,
+    },
+}
+
+
+def with_task_defaults(d: dict) -> dict:
+    """A copy of nested config `d` with its task's defaults filled into the keys it leaves out."""
+    import copy
+    out = copy.deepcopy(d)
+    for key, value in TASK_DEFAULTS.get(out.get("task", "classification"), {}).items():
+        section, leaf = key.split(".")
+        node = out.get(section)
+        if node is None:
+            node = out[section] = {}
+        if isinstance(node, dict) and leaf not in node:  # a non-mapping section fails in _build
+            node[leaf] = value
+    return out
 PARTITION_ALIASES = {"groups": "class_groups"}   # old spelling -> name
 HASHED_AS = {v: k for k, v in PARTITION_ALIASES.items()}
 
@@ -236,6 +306,18 @@ def _non_default(obj: Any, default: Any) -> dict:
                 out[f.name] = sub
         elif v != dv:
             out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _given(d: dict, built: Any) -> dict:
+    """The keys of nested dict `d` with the values `built` from it (coerced: no second warning)."""
+    out = {}
+    for key, value in d.items():
+        got = getattr(built, key)
+        if dataclasses.is_dataclass(got):
+            out[key] = _given(value, got) if isinstance(value, dict) else dataclasses.asdict(got)
+        else:
+            out[key] = got
     return out
 
 
@@ -318,18 +400,23 @@ def _split_set(s: str) -> tuple[str, Any]:
 
 
 def set_dotted(d: dict, key: str, value: Any, source: str = "config") -> None:
-    parts = key.split(".")
-    node = d
-    for i, part in enumerate(parts[:-1]):
-        if not isinstance(node.get(part), dict):
-            near = nearest_keys(key)
-            raise ConfigError(f"{source}: unknown config key {key!r}",
-                              f"did you mean {', '.join(near)}?" if near else "see README")
-        node = node[part]
-    if parts[-1] not in node:
+    """Set a leaf key (`prune.fraction`) or a whole section (`prune`) in nested dict `d`, creating
+    the section if `d` lacks it."""
+    keys = all_keys()
+    sections = {k.split(".")[0] for k in keys if "." in k}
+    if key not in keys and key not in sections:
         near = nearest_keys(key)
         raise ConfigError(f"{source}: unknown config key {key!r}",
                           f"did you mean {', '.join(near)}?" if near else "see README")
+    parts = key.split(".")
+    node = d
+    for part in parts[:-1]:
+        if node.get(part) is None:
+            node[part] = {}
+        if not isinstance(node[part], dict):
+            raise ConfigError(f"{source}: {part!r} must be a mapping of sub-keys",
+                              f"write e.g. {part}: {{...}}")
+        node = node[part]
     node[parts[-1]] = value
 
 

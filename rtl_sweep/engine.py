@@ -121,9 +121,10 @@ class Run:
 
     def _line(self, level: int, rtl: dict, wall: float) -> str:
         flag = "  COLLAPSE" if rtl.get("collapse") else ""
+        task = self.ctx.task
+        score = f"{task.main_label} {rtl[task.main_score]:{task.main_format}}"
         return (f"level {level}/{self.ctx.levels - 1}  sparsity {rtl['sparsity']:.3f}  "
-                f"RTL bal.acc {rtl['balanced_accuracy']:.3f}  mean J {rtl['mean_jaccard']:.3f}  "
-                f"({wall:.1f}s){flag}")
+                f"RTL {score}  mean J {rtl['mean_jaccard']:.3f}  ({wall:.1f}s){flag}")
 
     def execute(self, stop: Callable[[dict], bool] | None = None) -> dict:
         """Run to the end (or until `stop(level_record)` is true); write the runs table row."""

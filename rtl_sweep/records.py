@@ -24,9 +24,6 @@ from rtl_sweep.similarity import jaccard_matrices, summary
 from rtl_sweep.store import Store
 from rtl_sweep.units import Unit, load_unit, unit_wall
 
-METRICS = ("balanced_accuracy", "precision", "recall", "accuracy")
-
-
 @dataclass
 class Outputs:
     """One method at one level: test outputs (one per ticket or copy, or one), masks, seconds."""
@@ -70,7 +67,7 @@ def synthetic(ctx: RunContext) -> bool | None:
 def _row(ctx, method, level, ticket, subset, scores, **extra) -> dict:
     row = {"run_id": ctx.cfg.hash(), "synthetic": synthetic(ctx), "method": method, "level": level,
            "ticket": ticket, "subset": subset}
-    for m in METRICS:
+    for m in ctx.task.scores:  # the task's own columns; the other tasks' stay null
         v = scores.get(m)
         row[m] = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
     row.update(extra)

@@ -63,6 +63,11 @@ TABLES: dict[str, dict] = {
             ("precision", pa.float64(), "one-vs-rest precision, averaged"),
             ("recall", pa.float64(), "one-vs-rest recall, averaged"),
             ("accuracy", pa.float64(), "multi-class accuracy (multiclass protocol), else null"),
+            ("psnr", pa.float64(), "task=inr: PSNR in dB (data range 1) of the routed reconstruction "
+                                   "(each labelled pixel from its region's ticket); ticket -1: over "
+                                   "the whole image, not the mean of the regions' values"),
+            ("ssim", pa.float64(), "task=inr: SSIM (scikit-image, 7x7 window); ticket row: its "
+                                   "SSIM map averaged inside the region; ticket -1: the image's SSIM"),
             ("params_prunable", pa.int64(), "kept prunable weights the method must store (see params_count)"),
             ("params_dense", pa.int64(), "non-prunable weights (biases, batch-norm, classifier) per copy; "
                                          "a one-vs-rest copy (count = sum) keeps only its own classifier row"),

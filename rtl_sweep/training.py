@@ -30,14 +30,16 @@ class TrainTarget:
     """What one model is trained to do on which samples.
 
     kind: 'binary' (one-vs-rest detector: output column `column`, positives vs sampled negatives,
-    balanced) or 'ce' (cross-entropy over all outputs with `targets`).
+    balanced), 'ce' (cross-entropy over all outputs with `targets`) or 'mse' (regression: mean
+    squared error of all outputs against float `targets` [N, outputs]; an epoch is one pass over
+    `positives`, with no negatives).
     """
 
     kind: str
     positives: torch.Tensor          # train indices the model is trained on (its subset, or all)
     negatives: torch.Tensor | None = None   # binary: the pool negatives are sampled from
     column: int = 0                  # binary: which output logit is this detector
-    targets: torch.Tensor | None = None     # ce: target per train sample (indexed by sample id)
+    targets: torch.Tensor | None = None     # ce / mse: target per train sample (indexed by sample id)
 
     def epoch_batches(self, batch_size: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(sample indices, targets) per mini-batch for one epoch, shuffled by `seed`."""
@@ -62,6 +64,8 @@ class TrainTarget:
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.kind == "binary":
             return F.binary_cross_entropy_with_logits(logits[:, self.column], target)
+        if self.kind == "mse":
+            return F.mse_loss(logits, target)
         return F.cross_entropy(logits, target)
 
 

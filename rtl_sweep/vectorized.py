@@ -186,14 +186,17 @@ def _epoch_plan(targets: list[TrainTarget], batch_size: int, seeds: list[int], d
         ks, size = steps[i]
         full = len(ks) == K
         rows = torch.tensor(ks, device=device) if not full else None
-        out.append((rows, None if full else row_masks[i], ii.view(len(ks), size), tt.view(len(ks), size)))
+        out.append((rows, None if full else row_masks[i], ii.view(len(ks), size),
+                    tt.view(len(ks), size, *tt.shape[1:])))  # mse targets keep their outputs dim
     return out
 
 
 def _losses(targets: list[TrainTarget], logits: torch.Tensor, tgt: torch.Tensor,
             columns: torch.Tensor) -> torch.Tensor:
     """Per-ticket mean loss [G] (the target's own loss, one row per ticket)."""
-    G, b = tgt.shape
+    G, b = tgt.shape[:2]
+    if targets[0].kind == "mse":
+        return (logits.float() - tgt).pow(2).reshape(G, -1).mean(1)
     if targets[0].kind == "binary":
         sel = logits.gather(2, columns.view(G, 1, 1).expand(G, b, 1)).squeeze(2)
         return F.binary_cross_entropy_with_logits(sel.float(), tgt, reduction="none").mean(1)

@@ -64,12 +64,13 @@ def main(args) -> int:
     say(f"{cfg.data.name}: {len(run.ctx.data.y_train)} train / {len(run.ctx.data.y_test)} test, "
         f"K={run.ctx.K} tickets ({cfg.partition.method}), {cfg.model.name} with "
         f"{run.ctx.total_prunable:,} prunable weights, {run.ctx.levels} levels to sparsity "
-        f"{run.ctx.sparsity(run.ctx.levels - 1):.3f}, protocol {cfg.protocol}, device {run.ctx.device}")
+        f"{run.ctx.sparsity(run.ctx.levels - 1):.3f}, task {cfg.task}"
+        f"{f', protocol {cfg.protocol}' if cfg.task == 'classification' else ''}, device {run.ctx.device}")
     result = run.execute()
     rows = [r for rec in result["records"] for r in rec["rounds"]]
     rows += _late_rows(run)
     print()
-    print(format_run(rows))
+    print(format_run(rows, run.ctx.task.main_score, run.ctx.task.higher_is_better))
     print(f"\n{result['status']} in {time.perf_counter() - t0:.0f}s; results in {result['folder']}")
     sys.stdout.flush()
     return 0

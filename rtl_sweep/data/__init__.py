@@ -36,7 +36,7 @@ class Source:
 class Dataset:
     name: str
     x_train: torch.Tensor   # float32 [N, *input_shape], standardised with train statistics
-    y_train: torch.Tensor   # int64 labels 0..C-1
+    y_train: torch.Tensor   # int64 labels 0..C-1 (task=inr: float colours [N, C], tasks/inr.py)
     x_test: torch.Tensor
     y_test: torch.Tensor
     g_train: torch.Tensor | None   # int64 group id 0..G-1 per sample (user files), else None
@@ -93,7 +93,8 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     standardise with train statistics. The same cfg and seed give identical tensors."""
     if cfg.name not in DATASETS:
         raise DataError(f"unknown dataset data.name={cfg.name!r}",
-                        f"choose one of {', '.join(DATASETS)}")
+                        "one image is the INR task's data: add task=inr" if cfg.name == "image"
+                        else f"choose one of {', '.join(DATASETS)}")
     if not 0.0 < cfg.test_fraction < 1.0:
         raise DataError(f"data.test_fraction={cfg.test_fraction} is outside (0, 1)",
                         "use e.g. 0.2 to hold out a fifth of each class")

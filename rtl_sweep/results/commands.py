@@ -3,7 +3,8 @@
     rtl-sweep results rtl_runs
     rtl-sweep query rtl_runs "select * from rounds where ticket = -1 and method = 'rtl'"
 
-No torch or Ray here: these commands only read Parquet (pyarrow, DuckDB, matplotlib).
+No Ray here, and no torch except where a run's task draws its own pictures (`report` on an INR
+run reads its checkpoints): these commands read Parquet (pyarrow, DuckDB, matplotlib).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ DESCRIPTIONS = {
     "results": "Summary of a run (RTL vs baselines per pruning level), or the best trials of a sweep / "
                "the best of many runs with the parameters that differ.",
     "query": "Run SQL (DuckDB) over the results tables under PATH; each table is a view under its name.",
-    "report": "Write PNG plots and one self-contained index.html: accuracy and mask Jaccard vs sparsity, "
-              "K x K Jaccard heatmaps, and for a sweep accuracy vs parameters with the Pareto front.",
+    "report": "Write PNG plots and one self-contained index.html: the main score (balanced accuracy, or "
+              "PSNR) and mask Jaccard vs sparsity, K x K Jaccard heatmaps, an INR run's reconstructions "
+              "and error maps, and for a sweep accuracy vs parameters with the Pareto front.",
     "schema": "Print the results tables: every column, its type and meaning.",
 }
 
@@ -94,7 +96,10 @@ def results_main(args) -> int:
     res = Results(args.path)
     trials = res.table("trials").to_pandas()
     if not trials.empty:
-        print(rank_trials(trials, args.by, args.top, args.ascending))
+        by = args.by
+        if by == "balanced_accuracy" and trials.balanced_accuracy.isna().all():
+            by = "objective"  # a sweep that records no accuracy (task=inr): its first objective
+        print(rank_trials(trials, by, args.top, args.ascending))
     else:
         print(rank_or_summarize_runs(res, args.by, args.top, args.ascending))
     _warn(res.warnings)

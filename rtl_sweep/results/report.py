@@ -18,7 +18,7 @@ from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import Results
 from rtl_sweep.store import Store
 from rtl_sweep.methods import IMP_MULTIPLE, IMP_SINGLE, METHODS, ORDER, RTL
-from rtl_sweep.results.summary import LABEL
+from rtl_sweep.results.summary import LABEL, SCORES, filled_scores
 from rtl_sweep.text import number
 
 MAX_RUNS = 6  # a sweep may hold hundreds of runs; per-run plots are drawn for the best few
@@ -64,17 +64,21 @@ def _png(fig) -> bytes:
 
 # ---- per-run figures --------------------------------------------------------------------------
 def plot_accuracy(agg, title: str) -> bytes:
+    """The run's main score (the first score column it filled: balanced accuracy, or PSNR for an
+    INR run) vs sparsity, per method."""
     plt = _plt()
+    score = (filled_scores(agg.to_dict("records")) or ["balanced_accuracy"])[0]
+    name = {"balanced_accuracy": "balanced accuracy", "psnr": "PSNR (dB)"}.get(score, SCORES[score][0])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in ORDER:
         d = agg[agg.method == m].sort_values("sparsity")
         if d.empty:
             continue
         c, mk, ls = STYLE[m]
-        ax.plot([_x(s) for s in d.sparsity], d.balanced_accuracy, color=c, marker=mk, ls=ls, label=LABEL[m])
+        ax.plot([_x(s) for s in d.sparsity], d[score], color=c, marker=mk, ls=ls, label=LABEL[m])
     _sparsity_ticks(ax, _level_sparsities(agg))
-    ax.set_ylabel("balanced accuracy")
-    ax.set_title(f"Balanced accuracy vs sparsity\n{title}", fontsize=10)
+    ax.set_ylabel(name)
+    ax.set_title(f"{name[0].upper() + name[1:]} vs sparsity\n{title}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _png(fig)
@@ -166,11 +170,21 @@ def plot_heatmaps(sim, layers: list[str], levels: list[int], title: str) -> byte
 
 
 # ---- sweep figure -----------------------------------------------------------------------------
+def trial_score(trials) -> tuple[str, str]:
+    """(column, name) of the trials' score: balanced accuracy, or for a sweep that records none (an
+    INR sweep) its first objective with values, e.g. obj_psnr."""
+    if trials.balanced_accuracy.notna().any():
+        return "balanced_accuracy", "balanced accuracy"
+    objs = [c for c in trials.columns if c.startswith("obj_") and trials[c].notna().any()]
+    return (objs[0], objs[0][len("obj_"):]) if objs else ("balanced_accuracy", "balanced accuracy")
+
+
 def pareto_front(trials) -> set:
     """Trials no other trial beats on both accuracy (higher) and kept parameters (fewer)."""
     from rtl_sweep.sweep.tables import pareto_front as front_of
-    ok = trials.dropna(subset=["balanced_accuracy", "params_prunable"])
-    points = list(zip(ok.balanced_accuracy, ok.params_prunable))
+    y = trial_score(trials)[0]
+    ok = trials.dropna(subset=[y, "params_prunable"])
+    points = list(zip(ok[y], ok.params_prunable))
     return {ok.trial_id.iloc[i] for i in front_of(points, ["max", "min"])}
 
 
@@ -178,19 +192,21 @@ def plot_trials(trials, front: set, source: str) -> bytes:
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.2, 1]})
     colors = {"completed": "C0", "stopped_collapse": "C1", "failed": "C3"}
+    y, name = trial_score(trials)
     for status, d in trials.groupby("status", dropna=False):
-        a.scatter(d.params_prunable, d.balanced_accuracy, s=28, alpha=0.8, color=colors.get(status, "C7"),
+        a.scatter(d.params_prunable, d[y], s=28, alpha=0.8, color=colors.get(status, "C7"),
                   label=f"{status} ({len(d)})")
     f = trials[trials.trial_id.isin(front)].dropna(subset=["params_prunable"]).sort_values("params_prunable")
     if not f.empty:
-        a.plot(f.params_prunable, f.balanced_accuracy, color="red", lw=1, drawstyle="steps-post", zorder=1)
-        a.scatter(f.params_prunable, f.balanced_accuracy, s=110, facecolors="none", edgecolors="red",
+        a.plot(f.params_prunable, f[y], color="red", lw=1, drawstyle="steps-post", zorder=1)
+        a.scatter(f.params_prunable, f[y], s=110, facecolors="none", edgecolors="red",
                   lw=1.5, label=f"Pareto front ({source})")
-    if trials.params_prunable.notna().any() and trials.params_prunable.min() > 0:
+    drawn = trials.dropna(subset=[y, "params_prunable"])  # a log axis needs a point to scale
+    if not drawn.empty and drawn.params_prunable.min() > 0:
         a.set_xscale("log")
     a.set_xlabel("kept prunable parameters (RTL mask union, last level)")
-    a.set_ylabel("balanced accuracy (last level)")
-    a.set_title("Trials: accuracy vs parameters", fontsize=10)
+    a.set_ylabel(f"{name} (last level)" if y == "balanced_accuracy" else f"{name} (target sparsity)")
+    a.set_title(f"Trials: {'accuracy' if y == 'balanced_accuracy' else name} vs parameters", fontsize=10)
     a.grid(alpha=0.3)
     a.legend(fontsize=8)
 
@@ -230,14 +246,16 @@ def html_table(header: list[str], rows: list[list[str]]) -> str:
 
 def run_table(agg) -> str:
     rows = []
+    scores = [s for s in filled_scores(agg.to_dict("records")) if s != "accuracy"] or ["balanced_accuracy"]
     for r in agg.sort_values(["level", "method"], key=lambda c: c.map(
             {m: i for i, m in enumerate(ORDER)}) if c.name == "method" else c).itertuples():
-        rows.append([str(r.level), _num(r.sparsity), html.escape(LABEL.get(r.method, r.method)),
-                     _num(r.balanced_accuracy), _num(r.precision), _num(r.recall), _num(r.params_prunable, ","),
+        rows.append([str(r.level), _num(r.sparsity), html.escape(LABEL.get(r.method, r.method))] +
+                    [_num(getattr(r, s), SCORES[s][1]) for s in scores] +
+                    [_num(r.params_prunable, ","),
                      html.escape(str(r.params_count)), _num(r.mean_jaccard), _num(r.jaccard_chance),
                      _num(None if r.collapse is None or r.collapse != r.collapse else bool(r.collapse))])
-    return html_table(["level", "sparsity", "method", "bal.acc", "precision", "recall", "params", "count",
-                       "mean J", "chance", "collapse"], rows)
+    return html_table(["level", "sparsity", "method"] + [SCORES[s][0] for s in scores] +
+                      ["params", "count", "mean J", "chance", "collapse"], rows)
 
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>
@@ -275,12 +293,14 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
             (pareto_front(trials), "computed")
         pages.append(f"<h2>Sweep: {len(trials)} trials</h2>")
         save("trials.png", plot_trials(trials, front, source), "trials: accuracy vs parameters, collapse")
-        top = trials.sort_values("balanced_accuracy", ascending=False).head(10)
+        y, name = trial_score(trials)
+        top = trials.sort_values(y, ascending=False).head(10)
         params = [c for c in trials.columns if c.startswith("param_")]
-        pages.append("<h3>Best trials by balanced accuracy</h3>" + html_table(
-            ["trial", "status", "sparsity", "bal.acc", "params", "collapse at", "Pareto"] + params,
+        pages.append(f"<h3>Best trials by {html.escape(name)}</h3>" + html_table(
+            ["trial", "status", "sparsity", "bal.acc" if y == "balanced_accuracy" else name, "params",
+             "collapse at", "Pareto"] + params,
             [[html.escape(str(r["trial_id"])), html.escape(str(r["status"])), _num(r["sparsity"]),
-              _num(r["balanced_accuracy"]), _num(r["params_prunable"], ","), _num(r["collapse_sparsity"]),
+              _num(r[y]), _num(r["params_prunable"], ","), _num(r["collapse_sparsity"]),
               "yes" if r["trial_id"] in front else ""] + [_num(r[p], ".4g") for p in params]
              for _, r in top.iterrows()]))
 
@@ -297,6 +317,9 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
         pages.append(f"<h2>Run {html.escape(label)}</h2>" + run_table(a))
         save(f"accuracy_{rid}.png", plot_accuracy(a, label), f"balanced accuracy vs sparsity, {label}")
         save(f"jaccard_{rid}.png", plot_jaccard(a, label), f"mean Jaccard vs sparsity, {label}")
+        for f in _task_pictures(res, rid, out):
+            files.append(out.path(f))
+            pages.append(_img(f, out.read_bytes(f), f"{f}: the task's pictures, {label}"))
         s = sim[(sim.run_id == rid) & (sim.method == RTL.name)] if not sim.empty else sim
         if s.empty:
             continue
@@ -309,6 +332,32 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
         pages.insert(0, "".join(f'<p class="warn">{html.escape(w)}</p>' for w in res.warnings))
     out.write_text("index.html", PAGE.format(title=html.escape(f"RTL results: {path}"), body="\n".join(pages)))
     return {"files": files, "html": out.path("index.html"), "warnings": res.warnings}
+
+
+def _task_pictures(res: Results, rid: str, out: Store) -> list[str]:
+    """The run's task draws its own pictures (an INR run: original, regions, reconstructions and
+    error maps) from its run folder; names of the files written under `out`. A run whose pictures
+    cannot be drawn (its image moved) gets a warning, not a failed report."""
+    import posixpath
+
+    import yaml
+
+    from rtl_sweep.errors import RtlError
+    folders = {rel.rsplit("tables/rounds/", 1)[0].rstrip("/") for rel in res.parts.get("rounds", [])}
+    folder = next((f for f in folders  # a run folder is <name>-<run id>; "" is PATH itself
+                   if posixpath.basename(f or res.store.root).endswith("-" + rid)), None)
+    if folder is None or not res.store.exists(posixpath.join(folder, "config.yaml")):
+        return []
+    task = (yaml.safe_load(res.store.read_bytes(posixpath.join(folder, "config.yaml"))) or {}).get("task")
+    if not task or task == "classification":  # the default task draws none: its reports need no torch
+        return []
+    from rtl_sweep.tasks import get_task
+    try:
+        paths = get_task(task).pictures(res.store.child(folder).uri if folder else res.store.uri, out.uri)
+    except RtlError as e:
+        res.warnings.append(f"no pictures for run {rid}: {e}")
+        return []
+    return [posixpath.relpath(p, out.root) for p in paths]
 
 
 def _choose(sim, layers, levels) -> tuple[list[str], list[int]]:

@@ -2,7 +2,9 @@
 
     python -c "from rtl_sweep.results.summary import format_run; print(format_run(rows))"
 
-Input is the `rounds` table as a list of dicts (aggregate rows, ticket = -1).
+Input is the `rounds` table as a list of dicts (aggregate rows, ticket = -1). The score columns
+shown are those the run filled (a task fills its own and leaves the others null); the main score,
+by default the first of them, is compared at equal total parameters.
 """
 
 from __future__ import annotations
@@ -15,14 +17,25 @@ SYNTHETIC_WARNING = ("SYNTHETIC DATA (data.name=synthetic): a timing stand-in; e
                      "meaningless.")
 SIGNAL_METHODS = tuple(m.name for m in METHODS.values() if m.signal)
 
+# score column -> (header, format); in the order the tables show them
+SCORES = {"balanced_accuracy": ("bal.acc", ".3f"), "precision": ("precision", ".3f"),
+          "recall": ("recall", ".3f"), "accuracy": ("accuracy", ".3f"),
+          "psnr": ("PSNR dB", ".2f"), "ssim": ("SSIM", ".3f")}
 
-def format_run(rounds: list[dict]) -> str:
+
+def filled_scores(rows: list[dict]) -> list[str]:
+    """The score columns holding a value (not null, not NaN) in any of `rows`, in SCORES order."""
+    return [s for s in SCORES if any(r.get(s) is not None and r.get(s) == r.get(s) for r in rows)]
+
+
+def format_run(rounds: list[dict], main_score: str | None = None, higher_is_better: bool = True) -> str:
     agg = [r for r in rounds if r["ticket"] == -1]
     by = {(r["method"], r["level"]): r for r in agg}
     levels = sorted({r["level"] for r in agg})
-    multiclass = any(r.get("accuracy") is not None for r in agg)
-    header = ["level", "sparsity", "method", "bal.acc", "precision", "recall"] + \
-             (["accuracy"] if multiclass else []) + ["params", "count", "mean J", "chance", "collapse"]
+    scores = filled_scores(agg) or ["balanced_accuracy"]
+    main = main_score or scores[0]
+    header = ["level", "sparsity", "method"] + [SCORES[s][0] for s in scores] + \
+             ["params", "count", "mean J", "chance", "collapse"]
     rows = []
     for lv in levels:
         first = True
@@ -32,9 +45,8 @@ def format_run(rounds: list[dict]) -> str:
             r = by.get((m, lv))
             if not r:
                 continue
-            rows.append([str(lv) if first else "", number(r["sparsity"], ".3f") if first else "", LABEL[m],
-                         number(r["balanced_accuracy"], ".3f"), number(r["precision"], ".3f"),
-                         number(r["recall"], ".3f")] + ([number(r.get("accuracy"), ".3f")] if multiclass else []) +
+            rows.append([str(lv) if first else "", number(r["sparsity"], ".3f") if first else "", LABEL[m]] +
+                        [number(r.get(s), SCORES[s][1]) for s in scores] +
                         [number(r["params_prunable"], ","), r["params_count"], number(r.get("mean_jaccard"), ".3f"),
                          number(r.get("jaccard_chance"), ".3f"),
                          ("YES" if r.get("collapse") else "no") if r.get("collapse") is not None else ""])
@@ -43,19 +55,22 @@ def format_run(rounds: list[dict]) -> str:
     if any(r.get("synthetic") for r in agg):
         out = [SYNTHETIC_WARNING, ""] + out
     eq_rows = []
+    label, spec = SCORES.get(main, (main, ".3f"))
     for lv in levels:
         rtl = by.get((RTL.name, lv)) or by.get((RTL_TICKETS.name, lv))
         eq = by.get((IMP_SINGLE_EQUAL.name, lv))
         if not (rtl and eq):
             continue
-        diff = rtl["balanced_accuracy"] - eq["balanced_accuracy"]
+        # Signed so that a positive difference always means RTL is ahead, whatever the direction.
+        diff = (rtl[main] - eq[main]) * (1 if higher_is_better else -1)
         eq_rows.append([str(lv), number(rtl["sparsity"], ".3f"), number(rtl["union_sparsity"], ".3f"),
-                        number(rtl["params_prunable"], ","), number(rtl["balanced_accuracy"], ".3f"),
-                        number(eq["params_prunable"], ","), number(eq["balanced_accuracy"], ".3f"), number(diff, "+.3f")])
+                        number(rtl["params_prunable"], ","), number(rtl[main], spec),
+                        number(eq["params_prunable"], ","), number(eq[main], spec), number(diff, f"+{spec}")])
     if eq_rows:
         out += ["", "At equal total parameters (IMP single pruned to the size of RTL's mask union):",
-                table(["level", "ticket sparsity", "union sparsity", "RTL params", "RTL bal.acc",
-                       "IMP single params", "IMP single bal.acc", "RTL - single"], eq_rows)]
+                table(["level", "ticket sparsity", "union sparsity", "RTL params", f"RTL {label}",
+                       "IMP single params", f"IMP single {label}",
+                       "RTL - single" if higher_is_better else "single - RTL"], eq_rows)]
     collapsed = [r for r in agg if r["method"] in SIGNAL_METHODS and r.get("collapse")]
     if collapsed:
         first = min(collapsed, key=lambda r: r["level"])

@@ -33,6 +33,7 @@ RECORDED_METRICS = {
     "balanced_accuracy": "RTL balanced accuracy (one-vs-rest, averaged over subsets)",
     "precision": "RTL precision", "recall": "RTL recall",
     "accuracy": "multi-class accuracy (multiclass protocol)",
+    "psnr": "task=inr: PSNR (dB) of RTL's routed reconstruction", "ssim": "task=inr: its SSIM",
     "params_prunable": "kept prunable weights RTL stores (union of masks)",
     "params_total": "all weights RTL stores", "sparsity": "mean ticket sparsity",
     "union_sparsity": "sparsity of the union of masks", "mean_jaccard": "mean mask Jaccard",

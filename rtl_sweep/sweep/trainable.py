@@ -20,7 +20,8 @@ from rtl_sweep.sweep.stopper import CollapseStopper
 from rtl_sweep.sweep.tables import ended_early, row_file
 
 REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
-            "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal", "dead_tickets")
+            "psnr", "ssim", "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal",
+            "dead_tickets")
 
 
 def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
@@ -48,7 +49,8 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
             metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan) for k in REPORTED}
             metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
                            k=run.ctx.K, ticket_rounds=run.ctx.K * done,
-                           levels_total=run.ctx.levels, run_id=cfg.hash())
+                           levels_total=run.ctx.levels, run_id=cfg.hash(),
+                           main_score=run.ctx.task.main_score, main_label=run.ctx.task.main_label)
             if stopper and stopper.fires(metrics) and ended_early(metrics):
                 # The stopper will end this trial on this report (Tune then stops the process):
                 # record the run's status first, as a plain `rtl-sweep run` would.

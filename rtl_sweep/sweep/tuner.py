@@ -40,7 +40,18 @@ def _dataset_facts(data_cfg) -> tuple[int, int, int, tuple]:
     return len(d.y_train), d.num_classes, groups, tuple(d.class_names)
 
 
+@functools.lru_cache(maxsize=64)
+def _task_k(task: str, data_cfg, part_cfg, seed: int) -> int:
+    """K as the task's own routing table has it (an INR's regions may be fewer than partition.k)."""
+    import torch
+    from rtl_sweep.tasks import get_task
+    cfg = RunConfig(task=task, seed=seed, data=data_cfg, partition=part_cfg)
+    return get_task(task).load(cfg, torch.device("cpu"))[1].k
+
+
 def k_of(cfg: RunConfig) -> int:
+    if cfg.task != RunConfig().task:
+        return _task_k(cfg.task, cfg.data, cfg.partition, cfg.seed)
     p = cfg.partition
     n, classes, groups, names = _dataset_facts(cfg.data)
     if p.method == "kmeans":
@@ -55,10 +66,18 @@ def k_of(cfg: RunConfig) -> int:
 
 def check_k_range(spec: SweepSpec) -> None:
     """A K no data can support is refused before any trial starts."""
+    import dataclasses
+
     import optuna.distributions as od
     base = spec.base_config()
-    n, classes, groups, _ = _dataset_facts(base.data)
     dist = spec.space.get("partition.k")
+    if base.task != RunConfig().task:  # the task's own refusal (one line) for the extreme K values
+        ks = [dist.low, dist.high] if isinstance(dist, od.IntDistribution) else \
+            [int(c) for c in dist.choices] if isinstance(dist, od.CategoricalDistribution) else []
+        for k in ks:
+            k_of(dataclasses.replace(base, partition=dataclasses.replace(base.partition, k=k)))
+        return
+    n, classes, groups, _ = _dataset_facts(base.data)
     ks = []
     if isinstance(dist, od.IntDistribution):
         ks = [dist.low, dist.high]
@@ -117,9 +136,11 @@ class TableWriter:
                     self.best[trial.trial_id] = max(self.best.get(trial.trial_id, -1.0), b)
                 if not self.quiet:
                     flag = "  COLLAPSE" if result.get("collapse") else ""
+                    main = result.get("main_score", "balanced_accuracy")  # the trial's task's score
                     print(f"trial {trial.trial_id} level {int(result['level'])}/{int(result['levels_total']) - 1}"
-                          f"  sparsity {result['sparsity']:.3f}  bal.acc {b:.3f}"
-                          f"  mean J {result['mean_jaccard']:.3f}{flag}", flush=True)
+                          f"  sparsity {result['sparsity']:.3f}  {result.get('main_label', 'bal.acc')} "
+                          f"{result.get(main, math.nan):.3f}  mean J {result['mean_jaccard']:.3f}{flag}",
+                          flush=True)
 
             def on_trial_complete(self, iteration, trials, trial, **info):
                 self._write(trial, None)

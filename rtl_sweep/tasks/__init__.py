@@ -18,6 +18,7 @@ from rtl_sweep.tasks.base import Task
 # name -> "module:Class"
 TASKS: dict[str, str] = {
     "classification": "rtl_sweep.tasks.classification:Classification",
+    "inr": "rtl_sweep.tasks.inr:INR",
 }
 
 

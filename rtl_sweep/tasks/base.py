@@ -30,6 +30,8 @@ class Task:
     name: str = ""
     main_score: str = ""          # the score summaries, sweeps and advantages read
     higher_is_better: bool = True
+    main_label: str = ""          # the main score in progress lines and tables ("bal.acc")
+    main_format: str = ".3f"      # its format spec
     scores: tuple[str, ...] = ()  # the `rounds` columns this task fills
 
     # ---- data and routing --------------------------------------------------------------------

@@ -24,6 +24,7 @@ class Classification(Task):
     name = "classification"
     main_score = "balanced_accuracy"
     higher_is_better = True
+    main_label = "bal.acc"
     scores = ("balanced_accuracy", "precision", "recall", "accuracy")
 
     def load(self, cfg, device):
