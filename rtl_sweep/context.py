@@ -9,6 +9,7 @@ gets bit-identical tensors, so stages can run anywhere and still agree.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -121,7 +122,11 @@ def parts_bytes(parts: SharedParts) -> bytes:
     def plain(obj) -> dict:
         return {f.name: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
                 for f in fields(obj) for v in [getattr(obj, f.name)]}
+    kind = type(parts.data)  # a task may extend Dataset (the INR task's ImageDataset)
     return tensor_bytes({"cfg": parts.cfg.to_dict(), "data": plain(parts.data),
+                         "data_class": f"{kind.__module__}:{kind.__qualname__}",
+                         "data_numpy": [f.name for f in fields(parts.data)
+                                        if isinstance(getattr(parts.data, f.name), np.ndarray)],
                          "partition": plain(parts.partition), "init_params": parts.init_params,
                          "init_buffers": parts.init_buffers, "rewind_params": parts.rewind_params,
                          "rewind_buffers": parts.rewind_buffers})
@@ -129,7 +134,12 @@ def parts_bytes(parts: SharedParts) -> bytes:
 
 def load_parts(blob: bytes) -> SharedParts:
     d = tensor_load(blob)
+    module, name = d.get("data_class", f"{Dataset.__module__}:Dataset").split(":")
+    data_class = getattr(importlib.import_module(module), name)
+    if not issubclass(data_class, Dataset):  # the file names a class; only datasets are built
+        raise TypeError(f"{PARTS_FILE} names {module}:{name}, which is not a Dataset")
     partition = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in d["partition"].items()}
-    return SharedParts(RunConfig.from_dict(d["cfg"]), Dataset(**d["data"]), Partition(**partition),
+    data = {k: v.numpy() if k in d.get("data_numpy", ()) else v for k, v in d["data"].items()}
+    return SharedParts(RunConfig.from_dict(d["cfg"]), data_class(**data), Partition(**partition),
                        d["init_params"], d["init_buffers"], d["rewind_params"], d["rewind_buffers"])
 

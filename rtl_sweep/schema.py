@@ -32,8 +32,6 @@ TABLES: dict[str, dict] = {
                 "latest finished_at): identity, status, timing, and every config value as a column",
         "columns": [
             ("run_id", pa.string(), "config hash: the run folder is <name>-<run_id>"),
-            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
-                                      "(data.name=synthetic): its scores mean nothing; else null"),
             ("name", pa.string(), "the run's label"),
             ("trial_id", pa.string(), "Tune trial id when the run is a sweep trial, else null"),
             ("sweep", pa.string(), "sweep name when the run is a sweep trial, else null"),
@@ -45,14 +43,14 @@ TABLES: dict[str, dict] = {
             ("levels", pa.int64(), "pruning levels finished (level 0 is dense)"),
             ("k", pa.int64(), "number of subsets (tickets) the partition produced"),
             ("collapse_sparsity", pa.float64(), "sparsity where the collapse detector first fired, else null"),
+            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
+                                      "(data.name=synthetic): its scores mean nothing; else null"),
         ],
     },
     "rounds": {
         "help": "one row per (method, pruning level, ticket); ticket = -1 is the method's aggregate",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
-            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
-                                      "(data.name=synthetic): its scores mean nothing; else null"),
             ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal"),
             ("level", pa.int64(), "pruning level; 0 is the dense start"),
             ("ticket", pa.int64(), "subset id, or -1 for the average over subsets"),
@@ -88,14 +86,14 @@ TABLES: dict[str, dict] = {
                                          "many; ticket row: 1 or 0); null for single models"),
             ("epochs", pa.int64(), "training epochs behind this row (exposure)"),
             ("wall_s", pa.float64(), "seconds spent computing this row's stage"),
+            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
+                                      "(data.name=synthetic): its scores mean nothing; else null"),
         ],
     },
     "similarity": {
         "help": "the K x K Jaccard matrix per layer and level, long format (layer '__all__' is global)",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
-            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
-                                      "(data.name=synthetic): its scores mean nothing; else null"),
             ("method", pa.string(), "whose masks: rtl"),
             ("level", pa.int64(), "pruning level"),
             ("sparsity", pa.float64(), "mean sparsity of the masks at this level"),
@@ -110,6 +108,8 @@ TABLES: dict[str, dict] = {
                                      "this ignores how density differs by layer (see rounds.jaccard_chance)"),
             ("density_i", pa.float64(), "kept share of this layer in mask i"),
             ("density_j", pa.float64(), "kept share of this layer in mask j"),
+            ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
+                                      "(data.name=synthetic): its scores mean nothing; else null"),
         ],
     },
     "trials": {
