@@ -5,7 +5,8 @@
 Float sums differ between the two paths and between CPUs, and the differences compound over
 levels (see tests/test_vectorized.py), so the check is what the method needs: at the first pruned
 level every loop's mask (and the equal-parameter model's) has Jaccard >= 0.99 with the per-loop
-path's, and every method's balanced accuracy agrees within 0.5 point at every level. IMP multiple
+path's, and every method's balanced accuracy agrees within 0.5 point at every level (or one test sample's
+weight, where the CI-sized test set makes that larger: see _one_sample). IMP multiple
 trains longer than the RTL tickets it shares a stack with (joint.epochs=2 here makes the gap
 visible): its extra epochs run after the tickets leave the stack.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -49,6 +51,18 @@ def _jaccard(a: dict, b: dict) -> float:
     return inter / max(sum(int((a[n] | b[n]).sum()) for n in a), 1)
 
 
+def _one_sample(folder: Path) -> float:
+    """What one test sample's prediction weighs in one-vs-rest balanced accuracy at most: it moves
+    its own subset's TPR and one other subset's TNR. With the few test images a CI-sized run has
+    (GhostNet here: 2 per class) one flipped prediction weighs more than 0.5 point, and float
+    differences between CPUs can flip one; on a real test set the 0.5-point bound applies."""
+    from rtl_sweep.context import build_context
+    import yaml
+    ctx = build_context(RunConfig.from_dict(yaml.safe_load((folder / "config.yaml").read_text())), "cpu")
+    counts = np.bincount(np.asarray(ctx.partition.test_ids), minlength=ctx.K)
+    return 1 / (2 * ctx.K * counts.min()) + 1 / (2 * ctx.K * (counts.sum() - counts.max()))
+
+
 def _run(tmp: Path, extra: list[str]) -> Path:
     run = Run(RunConfig().with_overrides(BASE + extra), str(tmp), device="cpu")
     run.execute()
@@ -70,8 +84,9 @@ def test_fused_level_matches_per_loop(model, tmp_path):
             assert all(not bool((cb[rel]["next_mask"][n] & ~cb[rel]["mask"][n]).any()) for n in cb[rel]["mask"])
     ra, rb = _rounds(off), _rounds(on)
     assert set(ra) == set(rb)
+    tolerance = max(0.005, _one_sample(off)) + 1e-9  # + the scores' own float rounding
     for key in ra:
-        assert abs(ra[key]["balanced_accuracy"] - rb[key]["balanced_accuracy"]) <= 0.005, key
+        assert abs(ra[key]["balanced_accuracy"] - rb[key]["balanced_accuracy"]) <= tolerance, key
         assert ra[key]["epochs"] == rb[key]["epochs"], key  # the same exposure per method
 
 
