@@ -26,6 +26,7 @@ from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.executor import Executor, LocalExecutor
 from rtl_sweep.records import wave_rows
+from rtl_sweep.routing import Routes
 from rtl_sweep.schema import config_columns, flatten_config, mark_run_folder, to_table
 from rtl_sweep.store import Store
 from rtl_sweep.units import wave
@@ -56,6 +57,7 @@ class Run:
         else:
             raise ConfigError(f"executor {executor!r} is unknown", "use local or ray")
         self.tracker = SignalTracker(self.ctx)
+        self.routes = Routes(self.ctx, self.store)  # routings besides the oracle; built on first use
         self.collapse_sparsity: float | None = None
 
     def _claim_folder(self) -> None:
@@ -91,14 +93,16 @@ class Run:
             yield {"level": level, "rounds": rounds, "similarity": sims, "rtl": rtl}
 
     def _records(self, s: int) -> tuple[list, list]:
-        """Write wave s's rows once: one part per level (rows of that level only) and per table."""
-        rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker)
-        by_level: dict[int, list] = {}
+        """Write wave s's rows once: one part per level (rows of that level only), per routing and
+        per table, so a rerun with more routes adds their parts beside the existing ones."""
+        rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker, self.routes)
+        by_part: dict[tuple, list] = {}
         for r in rounds:
-            by_level.setdefault(r["level"], []).append(r)
-        for level, rows in by_level.items():
+            by_part.setdefault((r["level"], r["routing"]), []).append(r)
+        for (level, routing), rows in by_part.items():
             # A lagging method's level (the equal-parameter baseline's s - 1) gets its own part file.
             tag = f"-{methods.IMP_SINGLE_EQUAL.name}" if level != s else ""
+            tag += f"-{routing}" if routing != "oracle" else ""
             rel = f"tables/rounds/L{level:03d}{tag}.parquet"
             if not self.store.exists(rel):
                 self.store.write_table(rel, to_table("rounds", rows))

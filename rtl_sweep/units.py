@@ -9,7 +9,8 @@ is the only place that checks; the runners below just compute.
 
 Wave L of a run holds the units that can run at once: level L of every prune-rewind loop, joint
 retraining of level L, and the equal-parameter baseline of level L - 1 (it needs the single model's
-level L - 1 weights; `Method.lag`).
+level L - 1 weights; `Method.lag`). Wave 0 also trains the learned router when `learned` is among
+the routes (rtl_sweep/routing.py); it serves every level.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import time
 from dataclasses import dataclass
 
 from rtl_sweep import methods
+from rtl_sweep.config import routes_of
 from rtl_sweep.context import RunContext
 from rtl_sweep.joint import run_joint
 from rtl_sweep.loops import Loop, all_loops, equal_params_level, level_mask, run_level
 from rtl_sweep.pruning import kept, union
+from rtl_sweep.routing import ROUTER_CKPT, run_router
 from rtl_sweep.serialize import tensor_load
 from rtl_sweep.store import Store
 from rtl_sweep.vectorized import run_tickets, use_vectorized
@@ -30,6 +33,7 @@ from rtl_sweep.vectorized import run_tickets, use_vectorized
 @dataclass(frozen=True)
 class Unit:
     kind: str        # loop | tickets (a level's RTL loops, vectorized; k = last ticket) | joint | equal
+                     # | router (the learned router, once per run, in wave 0)
     level: int
     loop_kind: str = ""
     k: int = -1
@@ -44,6 +48,8 @@ class Unit:
     def ckpt(self) -> str:
         if self.kind in ("loop", "tickets"):  # tickets: the last ticket's file is written last
             return self.loop.ckpt(self.level)
+        if self.kind == "router":
+            return ROUTER_CKPT
         return f"ckpt/{'joint' if self.kind == 'joint' else methods.IMP_SINGLE_EQUAL.name}/L{self.level}.pt"
 
 
@@ -60,6 +66,8 @@ def wave(ctx: RunContext, level: int) -> list[Unit]:
         at = level - m.lag
         if m.unit and m.first_level <= at < ctx.levels:
             units.append(Unit(m.unit, at))
+    if level == 0 and "learned" in routes_of(ctx.cfg):  # trained once, on the training split only
+        units.append(Unit("router", 0))
     return units
 
 
@@ -78,6 +86,8 @@ def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
         run_level(ctx, store, unit.loop, unit.level)
     elif unit.kind == "joint":
         run_joint(ctx, store, rtl_masks(ctx, store, unit.level), unit.level, unit.ckpt())
+    elif unit.kind == "router":
+        run_router(ctx, store, unit.ckpt())
     elif unit.kind == "equal":
         keep = kept(union(rtl_masks(ctx, store, unit.level)))
         equal_params_level(ctx, store, unit.level, keep, unit.ckpt())

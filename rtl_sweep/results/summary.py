@@ -8,6 +8,7 @@ Input is the `rounds` table as a list of dicts (aggregate rows, ticket = -1).
 from __future__ import annotations
 
 from rtl_sweep.methods import IMP_SINGLE_EQUAL, METHODS, ORDER, RTL, RTL_TICKETS
+from rtl_sweep.results.routing import format_routes
 from rtl_sweep.text import number, table
 
 LABEL = {m.name: m.label for m in METHODS.values()}
@@ -63,4 +64,5 @@ def format_run(rounds: list[dict]) -> str:
                     + (f"; {why}" if why else "") + ")."]
     else:
         out += ["", "Collapse detector: no abrupt change of the similarity signal, no ticket died."]
+    out += format_routes(rounds)
     return "\n".join(out)
