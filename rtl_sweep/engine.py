@@ -93,23 +93,34 @@ class Run:
             yield {"level": level, "rounds": rounds, "similarity": sims, "rtl": rtl}
 
     def _records(self, s: int) -> tuple[list, list]:
-        """Write wave s's rows once: one part per level (rows of that level only), per routing and
-        per table, so a rerun with more routes adds their parts beside the existing ones."""
+        """Write wave s's rows once: one part per level (rows of that level only) and per table."""
         rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker, self.routes)
-        by_part: dict[tuple, list] = {}
+        by_part: dict[str, list] = {}
         for r in rounds:
-            by_part.setdefault((r["level"], r["routing"]), []).append(r)
-        for (level, routing), rows in by_part.items():
             # A lagging method's level (the equal-parameter baseline's s - 1) gets its own part file.
-            tag = f"-{methods.IMP_SINGLE_EQUAL.name}" if level != s else ""
-            tag += f"-{routing}" if routing != "oracle" else ""
-            rel = f"tables/rounds/L{level:03d}{tag}.parquet"
-            if not self.store.exists(rel):
-                self.store.write_table(rel, to_table("rounds", rows))
+            tag = f"-{methods.IMP_SINGLE_EQUAL.name}" if r["level"] != s else ""
+            by_part.setdefault(f"tables/rounds/L{r['level']:03d}{tag}", []).append(r)
+        for stem, rows in by_part.items():
+            self._write_rounds(stem, rows)
         rel_s = f"tables/similarity/L{s:03d}.parquet"
         if sims and not self.store.exists(rel_s):
             self.store.write_table(rel_s, to_table("similarity", sims))
         return rounds, sims
+
+    def _write_rounds(self, stem: str, rows: list[dict]) -> None:
+        """A level's part holds the routings scored when the level was first recorded; a routing a
+        later rerun adds (`routes` is not in the hash) gets a part of its own beside it,
+        <stem>-<routing>.parquet, so no part is ever rewritten."""
+        if not self.store.exists(stem + ".parquet"):
+            self.store.write_table(stem + ".parquet", to_table("rounds", rows))
+            return
+        first = self.store.read_table(stem + ".parquet")
+        present = set(first.column("routing").to_pylist()) if "routing" in first.column_names else set()
+        present = (present - {None}) | {"oracle"}  # parts written before routings held the oracle only
+        for routing in dict.fromkeys(r["routing"] for r in rows):
+            rel = f"{stem}-{routing}.parquet"
+            if routing not in present and not self.store.exists(rel):
+                self.store.write_table(rel, to_table("rounds", [r for r in rows if r["routing"] == routing]))
 
     def _line(self, level: int, rtl: dict, wall: float) -> str:
         flag = "  COLLAPSE" if rtl.get("collapse") else ""

@@ -114,6 +114,10 @@ def test_oracle_rows_are_bit_identical_to_todays(ovr, envs):
     # a query that picks ticket = -1 sees one row per method and level: the oracle's
     agg = [(r["method"], r["level"]) for r in _rounds(envs.folder) if r["ticket"] == -1]
     assert len(agg) == len(set(agg))
+    # the routings a run scores from the start share its parts: one per level, as before
+    assert sorted(p.name for p in (ovr.folder / "tables" / "rounds").iterdir()) == sorted(
+        ["L000.parquet", "L001.parquet", "L001-imp_single_equal.parquet", "L002.parquet",
+         "L002-imp_single_equal.parquet"])
 
 
 # ---- argmax and confidence by hand ----------------------------------------------------------------
@@ -298,6 +302,16 @@ def test_centroid_routing_of_a_kmeans_partition_is_its_oracle(tmp_path):
         if r["ticket"] == -2:
             oracle = next(o for o in rows if o["ticket"] == -1 and (o["method"], o["level"]) == (r["method"], r["level"]))
             assert r["router_agreement"] == 1.0 and r["accuracy"] == oracle["accuracy"]
+
+
+def test_a_learned_router_over_classes_shows_its_own_accuracy(tmp_path):
+    cfg = RunConfig().with_overrides(TINY + ["data.name=digits", "data.max_per_class=30", "protocol=multiclass",
+                                             "baselines=[]", "routes=[learned]", "prune.target_sparsity=0.5"])
+    folder = Path(Run(cfg, tmp_path).execute()["folder"])
+    learned = [r for r in _rounds(folder) if r["routing"] == "learned"]
+    assert learned and all(r["router_accuracy"] == r["router_agreement"] is not None for r in learned)
+    rc, out, _ = _cli("results", folder)
+    assert rc == 0 and "router acc" in out and "the learned router alone" in out
 
 
 def test_a_sweep_objective_reads_its_routing(envs):
