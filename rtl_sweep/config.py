@@ -125,6 +125,15 @@ class SignalConfig:
 
 
 @dataclass(frozen=True)
+class RouterConfig:
+    model: str = _f("auto", "the learned router's network: auto (cnn for images, mlp for flat "
+                            "features) | mlp | cnn")
+    width: int = _f(4, "its base width (small on purpose: cnn 4 and 8 channels, mlp 64 and 32 units)")
+    epochs: int = _f(5, "its training epochs, on the training split only")
+    lr: float = _f(1.0e-3, "its Adam learning rate")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
     seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
@@ -136,21 +145,29 @@ class RunConfig:
                               "multiclass: the routed ticket predicts the class")
     baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
                          "which baselines to run beside RTL")
+    routes: list = _f([], "routings scored from the same weights and masks (rtl_sweep/routing.py); "
+                          "ovr: oracle, argmax; multiclass: oracle, centroid, learned, confidence; "
+                          "empty: the protocol's default (ovr: oracle, argmax; multiclass: oracle); "
+                          "the oracle is always scored. Not part of the hash: adding one rescores a "
+                          "finished run")
     data: DataConfig = field(default_factory=DataConfig)
     partition: PartitionConfig = field(default_factory=PartitionConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
     joint: JointConfig = field(default_factory=JointConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
+    router: RouterConfig = field(default_factory=RouterConfig)
 
     # ---- identity -------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        """Stable 12-hex name of what the run computes: non-default fields only, `name` excluded."""
+        """Stable 12-hex name of what the run computes: non-default fields only, `name` and `routes`
+        excluded (routes only change scoring: a rerun with more of them reuses the run folder)."""
         diff = _non_default(self, RunConfig())
         diff.pop("name", None)
+        diff.pop("routes", None)
         part = diff.get("partition", {})
         if part.get("method") in HASHED_AS:  # hashes predate the rename: old run folders stay found
             part["method"] = HASHED_AS[part["method"]]
@@ -245,6 +262,12 @@ class RunConfig:
                               "use layer_relative, global_relative or global")
         if self.signal.window < 1 or self.signal.threshold <= 0:
             raise ConfigError("signal.window must be >= 1 and signal.threshold > 0", "raise them")
+        check_routes(self.protocol, self.routes)
+        r = self.router
+        if r.model not in ROUTER_MODELS or r.width < 1 or r.epochs < 1 or r.lr <= 0:
+            raise ConfigError(f"router settings model={r.model!r}, width={r.width}, epochs={r.epochs}, "
+                              f"lr={r.lr} are not allowed",
+                              f"use router.model in {', '.join(ROUTER_MODELS)}, width and epochs >= 1, lr > 0")
         unknown = set(self.baselines) - set(BASELINES)
         if unknown:
             raise ConfigError(f"unknown baselines {sorted(unknown)}",
@@ -291,6 +314,42 @@ def with_task_defaults(d: dict) -> dict:
         if isinstance(node, dict) and leaf not in node:  # a non-mapping section fails in _build
             node[leaf] = value
     return out
+
+
+ROUTER_MODELS = ("auto", "mlp", "cnn")
+
+# Routings per protocol (rtl_sweep/routing.py computes them), the default set, and why the others
+# make no sense there. The oracle routes by the known subset id, as the paper does.
+ROUTINGS = {"ovr": ("oracle", "argmax"), "multiclass": ("oracle", "centroid", "learned", "confidence")}
+DEFAULT_ROUTES = {"ovr": ("oracle", "argmax"), "multiclass": ("oracle",)}
+_NOT_UNDER = {  # protocol -> (why another routing makes no sense there, what to use)
+    "ovr": ("each routed ticket is a binary detector of its subset and cannot name a class",
+            "use argmax, where every ticket reads its own output and the largest wins; or protocol=multiclass"),
+    "multiclass": ("argmax reads ticket k's output k, which is class k's logit, not a subset score",
+                   "use confidence, centroid or learned"),
+}
+
+
+def routes_of(cfg: "RunConfig") -> list[str]:
+    """The routings a run scores: the oracle first, then `routes` (or the protocol's default)."""
+    out = ["oracle"]
+    for r in cfg.routes or DEFAULT_ROUTES.get(cfg.protocol, ()):
+        if r not in out:
+            out.append(r)
+    return out
+
+
+def check_routes(protocol: str, routes: list | tuple, what: str = "routes") -> None:
+    """Refuse, in one line, a routing that does not exist or makes no sense for `protocol`."""
+    every = sorted({r for names in ROUTINGS.values() for r in names})
+    for r in routes:
+        if r not in every:
+            raise ConfigError(f"{what}: {r!r} is not a routing", f"use one of {', '.join(every)}")
+        if protocol in ROUTINGS and r not in ROUTINGS[protocol]:
+            why, fix = _NOT_UNDER[protocol]
+            raise ConfigError(f"{what}: {r} makes no sense for protocol={protocol}: {why}", fix)
+
+
 PARTITION_ALIASES = {"groups": "class_groups"}   # old spelling -> name
 HASHED_AS = {v: k for k, v in PARTITION_ALIASES.items()}
 

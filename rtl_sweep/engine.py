@@ -26,6 +26,7 @@ from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.executor import Executor, LocalExecutor
 from rtl_sweep.records import synthetic, wave_rows
+from rtl_sweep.routing import Routes
 from rtl_sweep.schema import config_columns, flatten_config, mark_run_folder, to_table
 from rtl_sweep.store import Store
 from rtl_sweep.units import wave
@@ -58,6 +59,7 @@ class Run:
         else:
             raise ConfigError(f"executor {executor!r} is unknown", "use local or ray")
         self.tracker = SignalTracker(self.ctx)
+        self.routes = Routes(self.ctx, self.store)  # routings besides the oracle; built on first use
         self.collapse_sparsity: float | None = None
 
     def _claim_folder(self) -> None:
@@ -104,20 +106,33 @@ class Run:
 
     def _records(self, s: int) -> tuple[list, list]:
         """Write wave s's rows once: one part per level (rows of that level only) and per table."""
-        rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker)
-        by_level: dict[int, list] = {}
+        rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker, self.routes)
+        by_part: dict[str, list] = {}
         for r in rounds:
-            by_level.setdefault(r["level"], []).append(r)
-        for level, rows in by_level.items():
             # A lagging method's level (the equal-parameter baseline's s - 1) gets its own part file.
-            tag = f"-{methods.IMP_SINGLE_EQUAL.name}" if level != s else ""
-            rel = f"tables/rounds/L{level:03d}{tag}.parquet"
-            if not self.store.exists(rel):
-                self.store.write_table(rel, to_table("rounds", rows))
+            tag = f"-{methods.IMP_SINGLE_EQUAL.name}" if r["level"] != s else ""
+            by_part.setdefault(f"tables/rounds/L{r['level']:03d}{tag}", []).append(r)
+        for stem, rows in by_part.items():
+            self._write_rounds(stem, rows)
         rel_s = f"tables/similarity/L{s:03d}.parquet"
         if sims and not self.store.exists(rel_s):
             self.store.write_table(rel_s, to_table("similarity", sims))
         return rounds, sims
+
+    def _write_rounds(self, stem: str, rows: list[dict]) -> None:
+        """A level's part holds the routings scored when the level was first recorded; a routing a
+        later rerun adds (`routes` is not in the hash) gets a part of its own beside it,
+        <stem>-<routing>.parquet, so no part is ever rewritten."""
+        if not self.store.exists(stem + ".parquet"):
+            self.store.write_table(stem + ".parquet", to_table("rounds", rows))
+            return
+        first = self.store.read_table(stem + ".parquet")
+        present = set(first.column("routing").to_pylist()) if "routing" in first.column_names else set()
+        present = (present - {None}) | {"oracle"}  # parts written before routings held the oracle only
+        for routing in dict.fromkeys(r["routing"] for r in rows):
+            rel = f"{stem}-{routing}.parquet"
+            if routing not in present and not self.store.exists(rel):
+                self.store.write_table(rel, to_table("rounds", [r for r in rows if r["routing"] == routing]))
 
     def _line(self, level: int, rtl: dict, wall: float) -> str:
         flag = "  COLLAPSE" if rtl.get("collapse") else ""

@@ -154,23 +154,29 @@ EMBEDDINGS = ("raw", "pca", "dense")
 def embed_samples(cfg: PartitionConfig, data: Dataset, seed: int,
                   embed: Embed | None) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) embeddings, float32 [N, D]; any fitting (PCA) sees the train set only."""
+    to_embedding = embedder(cfg, data, seed, embed)
+    return to_embedding(data.x_train), to_embedding(data.x_test)
+
+
+def embedder(cfg: PartitionConfig, data: Dataset, seed: int, embed: Embed | None) -> Embed:
+    """The map from inputs to the partition's embedding (float32 [N, D]), fitted on the train set
+    only; centroid routing (rtl_sweep/routing.py) embeds new inputs with it."""
     if cfg.embedding == "dense":
         if embed is None:
             raise ConfigError("partition.embedding=dense needs the trained dense model's features",
                               "pass embed= to build_partition, or use embedding=raw or pca")
-        return (np.asarray(embed(data.x_train), dtype=np.float32).reshape(len(data.x_train), -1),
-                np.asarray(embed(data.x_test), dtype=np.float32).reshape(len(data.x_test), -1))
-    flat_train = data.x_train.reshape(len(data.x_train), -1).numpy()
-    flat_test = data.x_test.reshape(len(data.x_test), -1).numpy()
+        return lambda x: np.asarray(embed(x), dtype=np.float32).reshape(len(x), -1)
+    flat = lambda x: x.reshape(len(x), -1).numpy()  # noqa: E731
     if cfg.embedding == "raw":
-        return flat_train, flat_test
+        return flat
     if cfg.embedding == "pca":
         from sklearn.decomposition import PCA
         if cfg.pca_dim < 1:
             raise ConfigError(f"partition.pca_dim={cfg.pca_dim} must be >= 1", "use e.g. 32")
+        flat_train = flat(data.x_train)
         dim = min(cfg.pca_dim, flat_train.shape[1], flat_train.shape[0])
         pca = PCA(n_components=dim, random_state=seed).fit(flat_train)
-        return pca.transform(flat_train).astype(np.float32), pca.transform(flat_test).astype(np.float32)
+        return lambda x: pca.transform(flat(x)).astype(np.float32)
     raise ConfigError(f"partition.embedding={cfg.embedding!r} is unknown",
                       f"choose one of {', '.join(EMBEDDINGS)}")
 

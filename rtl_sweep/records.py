@@ -20,6 +20,8 @@ from rtl_sweep.context import RunContext
 from rtl_sweep.methods import Method
 from rtl_sweep.metrics import param_counts
 from rtl_sweep.pruning import Mask, density, kept, union
+from rtl_sweep.routing import Routes
+from rtl_sweep.schema import ROUTED_TICKET
 from rtl_sweep.similarity import jaccard_matrices, summary
 from rtl_sweep.store import Store
 from rtl_sweep.units import Unit, load_unit, unit_wall
@@ -117,9 +119,45 @@ def similarity_rows(ctx: RunContext, level: int, mats: dict, sparsity: float) ->
     return rows
 
 
-def wave_rows(ctx: RunContext, store: Store, wave: int, tracker: SignalTracker) -> tuple[list, list]:
+def routed_rows(ctx: RunContext, routes: Routes, m: Method, got: Outputs, oracle: dict) -> list[dict]:
+    """One aggregate row (ticket ROUTED_TICKET) per routing besides the oracle, from the same
+    outputs; parameters, sparsity and similarity are the oracle row's (`oracle`), plus the router's."""
+    test_ids = np.asarray(ctx.partition.test_ids)
+    keep = ("sparsity", "union_sparsity", "epochs", "wall_s", "params_prunable", "params_dense",
+            "params_total", "params_count", "mean_jaccard", "jaccard_chance")
+    rows = []
+    for name in routes.names:
+        extra: dict = {"routing": name, "router_params": 0}
+        if m.per_subset:
+            router = routes.router(name)
+            chosen = routes.choose_test(name, got.outputs)
+            scores = ctx.task.score_routed(ctx, got.outputs, chosen)
+            extra.update(router_params=router.params, router_agreement=float((chosen == test_ids).mean()))
+            if name == "learned" and ctx.partition.method == "class":  # the router is a classifier
+                extra["router_accuracy"] = extra["router_agreement"]
+        else:  # one model answers every input itself: nothing to route
+            scores = ctx.task.score_routed(ctx, got.outputs, None)
+        extra["params_with_router"] = oracle["params_total"] + extra["router_params"]
+        rows.append(_row(ctx, m.name, oracle["level"], ROUTED_TICKET, "all", scores,
+                         **{k: oracle.get(k) for k in keep}, **extra))
+    return rows
+
+
+def _mark_oracle(rows: list[dict], per_subset: bool) -> None:
+    """The oracle's rows (today's rows, unchanged) name their routing; its aggregate row states
+    that it routes every input to its own subset and stores no router."""
+    for r in rows:
+        r["routing"] = "oracle"
+    agg = rows[0]
+    agg.update(router_params=0, params_with_router=agg["params_total"],
+               router_agreement=1.0 if per_subset else None)
+
+
+def wave_rows(ctx: RunContext, store: Store, wave: int, tracker: SignalTracker,
+              routes: Routes | None = None) -> tuple[list, list]:
     """(rounds rows, similarity rows) of the methods whose level finished in wave `wave`: level
-    `wave` of most, level `wave - lag` of a lagging method (the equal-parameter baseline)."""
+    `wave` of most, level `wave - lag` of a lagging method (the equal-parameter baseline). With
+    `routes`, each method also gets one aggregate row per routing besides the oracle."""
     rounds: list[dict] = []
     sim_rows: list[dict] = []
     got: dict[int, dict[str, Outputs]] = {}  # by level: each checkpoint is read once
@@ -141,5 +179,9 @@ def wave_rows(ctx: RunContext, store: Store, wave: int, tracker: SignalTracker) 
         if not m.signal and m.per_subset:  # separately pruned copies: their own overlap, no verdict
             own = summary(jaccard_matrices(out.masks))
             own["ticket_means"] = None
-        rounds += method_rows(ctx, m, level, out, sim if m.signal else own)
+        rows = method_rows(ctx, m, level, out, sim if m.signal else own)
+        _mark_oracle(rows, m.per_subset)
+        rounds += rows
+        if routes is not None:
+            rounds += routed_rows(ctx, routes, m, out, rows[0])
     return rounds, sim_rows

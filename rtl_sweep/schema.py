@@ -23,6 +23,7 @@ from rtl_sweep.errors import ResultsError
 FORMAT_VERSION = 1
 VERSION_KEY = "rtl_sweep.format_version"   # in every Parquet file's schema metadata and in FORMAT_FILE
 FORMAT_FILE = "format.json"                # in every run folder: the newest version written there
+ROUTED_TICKET = -2   # rounds.ticket of a routing's aggregate row; the oracle's keeps -1 (today's rows)
 
 # (column, type, help). Config values are added to `runs` and `trials` as flattened columns
 # (`prune_fraction`, `partition_k`, ...) by `config_columns`; they are not listed here.
@@ -48,12 +49,15 @@ TABLES: dict[str, dict] = {
         ],
     },
     "rounds": {
-        "help": "one row per (method, pruning level, ticket); ticket = -1 is the method's aggregate",
+        "help": "one row per (method, pruning level, ticket) under the oracle routing; ticket = -1 is "
+                "the method's aggregate. Each other routing adds one aggregate row per method and "
+                "level, with ticket = -2 and its name in `routing` (README, Routing)",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
             ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal"),
             ("level", pa.int64(), "pruning level; 0 is the dense start"),
-            ("ticket", pa.int64(), "subset id, or -1 for the average over subsets"),
+            ("ticket", pa.int64(), "subset id, or -1 for the average over subsets (oracle routing), or "
+                                   "-2 for the aggregate under another routing (see routing)"),
             ("subset", pa.string(), "subset name (class, group, cluster), or 'all'"),
             ("sparsity", pa.float64(), "share of prunable weights removed (mean over the method's masks)"),
             ("balanced_accuracy", pa.float64(), "(TPR + TNR) / 2, one-vs-rest per subset (per class in "
@@ -86,6 +90,18 @@ TABLES: dict[str, dict] = {
                                          "many; ticket row: 1 or 0); null for single models"),
             ("epochs", pa.int64(), "training epochs behind this row (exposure)"),
             ("wall_s", pa.float64(), "seconds spent computing this row's stage"),
+            ("routing", pa.string(), "how a test input picks its ticket: oracle (its known subset, "
+                                     "as in the paper) | argmax | centroid | learned | confidence; "
+                                     "null in tables written before routings existed (the oracle)"),
+            ("router_agreement", pa.float64(), "share of test inputs routed to their oracle subset "
+                                               "(1 for the oracle); null for single models"),
+            ("router_accuracy", pa.float64(), "learned routing with a class partition: the router's "
+                                              "own accuracy as a dense classifier, else null"),
+            ("router_params", pa.int64(), "weights the routing stores beside the method's "
+                                          "(learned: the router network; centroid: the centroids "
+                                          "and any embedding; else 0); aggregate rows only"),
+            ("params_with_router", pa.int64(), "params_total + router_params (the 'RTL + router' "
+                                               "total); aggregate rows only"),
             ("synthetic", pa.bool_(), "true when the run's data is the synthetic timing set "
                                       "(data.name=synthetic): its scores mean nothing; else null"),
         ],

@@ -9,8 +9,9 @@ is the only place that checks; the runners below just compute.
 
 Wave L of a run holds the units that can run at once: level L of every prune-rewind loop, joint
 retraining of level L, and the equal-parameter baseline of level L - 1 (it needs the single model's
-level L - 1 weights; `Method.lag`). With `prune.vectorize` on (or auto on CUDA) the loops and the
-equal-parameter model of a wave train fused, as two stack units.
+level L - 1 weights; `Method.lag`). Wave 0 also trains the learned router when `learned` is among
+the routes (rtl_sweep/routing.py); it serves every level. With `prune.vectorize` on (or auto on
+CUDA) the loops and the equal-parameter model of a wave train fused, as two stack units.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import time
 from dataclasses import dataclass
 
 from rtl_sweep import methods
+from rtl_sweep.config import routes_of
 from rtl_sweep.context import RunContext
 from rtl_sweep.joint import run_joint
 from rtl_sweep.loops import Loop, Member, all_loops, equal_member, level_mask, member, run_member
 from rtl_sweep.pruning import kept, union
+from rtl_sweep.routing import ROUTER_CKPT, run_router
 from rtl_sweep.serialize import tensor_load
 from rtl_sweep.store import Store
 from rtl_sweep.vectorized import run_stack, use_fused
@@ -31,6 +34,7 @@ from rtl_sweep.vectorized import run_stack, use_fused
 @dataclass(frozen=True)
 class Unit:
     kind: str        # loop | joint | equal | stack (its `parts`, loop and equal units, trained fused)
+                     # | router (the learned router, once per run, in wave 0)
     level: int
     loop_kind: str = ""
     k: int = -1
@@ -51,6 +55,8 @@ class Unit:
             return self.parts[-1].ckpt()
         if self.kind == "loop":
             return self.loop.ckpt(self.level)
+        if self.kind == "router":
+            return ROUTER_CKPT
         return f"ckpt/{'joint' if self.kind == 'joint' else methods.IMP_SINGLE_EQUAL.name}/L{self.level}.pt"
 
     def split(self, n: int) -> list["Unit"]:
@@ -71,6 +77,8 @@ def wave(ctx: RunContext, level: int) -> list[Unit]:
         at = level - m.lag
         if m.unit and m.first_level <= at < ctx.levels:
             units.append(Unit(m.unit, at))
+    if level == 0 and "learned" in routes_of(ctx.cfg):  # trained once, on the training split only
+        units.append(Unit("router", 0))
     return fuse(units) if use_fused(ctx) else units
 
 
@@ -115,6 +123,8 @@ def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
         run_member(ctx, store, member_of(ctx, store, unit))
     elif unit.kind == "joint":
         run_joint(ctx, store, rtl_masks(ctx, store, unit.level), unit.level, unit.ckpt())
+    elif unit.kind == "router":
+        run_router(ctx, store, unit.ckpt())
     else:
         raise ValueError(f"unknown unit kind {unit.kind!r}")
     wall = time.perf_counter() - t0

@@ -77,7 +77,9 @@ def main(args) -> int:
 
 
 def _late_rows(run) -> list[dict]:
-    """Rows written after the last yielded level (the last equal-parameter baseline)."""
+    """Rows written after the last yielded level (the last equal-parameter baseline, under every
+    routing)."""
     store = run.store
-    rel = f"tables/rounds/L{run.ctx.levels - 1:03d}-imp_single_equal.parquet"
-    return store.read_table(rel).to_pylist() if store.exists(rel) else []
+    prefix = f"L{run.ctx.levels - 1:03d}-imp_single_equal"
+    rels = sorted(r for r in store.list("tables/rounds") if r.rsplit("/", 1)[-1].startswith(prefix))
+    return [row for rel in rels for row in store.read_table(rel).to_pylist()]

@@ -45,6 +45,16 @@ class Dataset:
     input_shape: tuple[int, ...]
     class_names: list[str]
     group_names: list[str] | None = None  # the original group values, indexed by group id
+    scaling: tuple | None = None     # (pixel_max or None, mean, std): how inputs were standardised
+    test_rows: np.ndarray | None = None   # row of each test sample in the source file / arrays
+
+    def prepare(self, x: np.ndarray) -> torch.Tensor:
+        """Raw inputs (as a source holds them) standardised exactly as this dataset's were."""
+        pixel_max, mean, std = self.scaling
+        x = np.asarray(x).astype(np.float32)
+        if pixel_max is not None:
+            x /= pixel_max
+        return torch.from_numpy(np.ascontiguousarray((x - mean) / std))
 
 
 def _mnist5k(cfg: DataConfig) -> Source:
@@ -122,7 +132,7 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         tr, te = np.flatnonzero(~te_mask), np.flatnonzero(te_mask)
     else:
         tr, te = stratified_split(y, g, cfg.test_fraction, seed)
-    x_train, x_test = _standardise(x[tr], x[te], src.pixel_max)
+    x_train, x_test, scaling = _standardise(x[tr], x[te], src.pixel_max)
     return Dataset(
         name=cfg.name,
         x_train=x_train, y_train=torch.from_numpy(y[tr]),
@@ -133,11 +143,13 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         input_shape=tuple(int(d) for d in x.shape[1:]),
         class_names=list(class_names),
         group_names=group_names,
+        scaling=scaling,
+        test_rows=keep[te],
     )
 
 
 def _standardise(x_train: np.ndarray, x_test: np.ndarray,
-                 pixel_max: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+                 pixel_max: float | None) -> tuple[torch.Tensor, torch.Tensor, tuple]:
     x_train = x_train.astype(np.float32)
     x_test = x_test.astype(np.float32)
     if pixel_max is not None:  # images [N, C, H, W]: one mean and std per channel
@@ -150,7 +162,7 @@ def _standardise(x_train: np.ndarray, x_test: np.ndarray,
     std = x_train.std(axis=axes, keepdims=True)
     std[std < 1e-6] = 1.0  # a constant feature (an MNIST border pixel) stays constant, not NaN
     return (torch.from_numpy(np.ascontiguousarray((x_train - mean) / std)),
-            torch.from_numpy(np.ascontiguousarray((x_test - mean) / std)))
+            torch.from_numpy(np.ascontiguousarray((x_test - mean) / std)), (pixel_max, mean, std))
 
 
 __all__ = ["DATASETS", "Dataset", "Source", "load_dataset"]

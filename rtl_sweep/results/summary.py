@@ -10,6 +10,7 @@ by default the first of them, is compared at equal total parameters.
 from __future__ import annotations
 
 from rtl_sweep.methods import IMP_SINGLE_EQUAL, METHODS, ORDER, RTL, RTL_TICKETS
+from rtl_sweep.results.routing import format_routes
 from rtl_sweep.text import number, table
 
 LABEL = {m.name: m.label for m in METHODS.values()}
@@ -82,4 +83,5 @@ def format_run(rounds: list[dict], main_score: str | None = None, higher_is_bett
                     + (f"; {why}" if why else "") + ")."]
     else:
         out += ["", "Collapse detector: no abrupt change of the similarity signal, no ticket died."]
+    out += format_routes(rounds)
     return "\n".join(out)

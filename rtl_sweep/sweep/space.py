@@ -13,6 +13,9 @@ with the nearest valid keys:
       partition.k: {type: int, low: 2, high: 8}
       partition.method: {type: categorical, choices: [class, kmeans]}
     objectives: [{metric: balanced_accuracy, mode: max}, {metric: params_prunable, mode: min}]
+
+An objective may name the routing it reads (`{metric: accuracy, mode: max, routing: learned}`;
+default oracle); the trial then scores that routing too and reports `accuracy_learned`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from rtl_sweep.config import RunConfig, all_keys, nearest_keys
+from rtl_sweep.config import RunConfig, all_keys, check_routes, nearest_keys, routes_of
 from rtl_sweep.errors import ConfigError
 
 # What a trial reports after each level (the RTL row); objectives must be among these.
@@ -38,6 +41,9 @@ RECORDED_METRICS = {
     "params_total": "all weights RTL stores", "sparsity": "mean ticket sparsity",
     "union_sparsity": "sparsity of the union of masks", "mean_jaccard": "mean mask Jaccard",
     "signal": "the collapse detector's watched signal", "level": "pruning level",
+    "router_params": "weights the objective's routing stores beside RTL (0 for the oracle)",
+    "router_agreement": "share of test inputs the routing sends to their own subset",
+    "params_with_router": "params_total + router_params",
 }
 TOP_KEYS = {"name", "description", "base", "space", "objectives", "sampler", "seed", "samples",
             "max_concurrent", "stopper", "scheduler", "resources"}
@@ -48,6 +54,12 @@ SAMPLERS = ("tpe", "random", "nsga2")
 class Objective:
     metric: str
     mode: str  # max | min
+    routing: str = "oracle"  # which routing's row the metric is read from (rtl_sweep/routing.py)
+
+    @property
+    def key(self) -> str:
+        """The name the trial reports it under: the metric, suffixed by a routing other than the oracle."""
+        return self.metric if self.routing == "oracle" else f"{self.metric}_{self.routing}"
 
 
 @dataclass(frozen=True)
@@ -79,11 +91,18 @@ class SweepSpec:
         return RunConfig().with_overrides(self.base)
 
     def trial_config(self, params: dict) -> RunConfig:
-        return RunConfig().with_overrides({**self.base, **params})
+        cfg = RunConfig().with_overrides({**self.base, **params})
+        # The routings the objectives read are scored too (routes are not part of the run's hash).
+        extra = [r for r in self.routings if r not in routes_of(cfg)]
+        return dataclasses.replace(cfg, routes=routes_of(cfg) + extra) if extra else cfg
+
+    @property
+    def routings(self) -> list[str]:
+        return list(dict.fromkeys(o.routing for o in self.objectives if o.routing != "oracle"))
 
     @property
     def metrics(self) -> list[str]:
-        return [o.metric for o in self.objectives]
+        return [o.key for o in self.objectives]
 
     @property
     def modes(self) -> list[str]:
@@ -149,6 +168,12 @@ def parse_space(raw: dict, path: str = "<space>", overrides: dict | None = None)
         spec.base_config().validate()
     except ConfigError as e:
         raise _fail(path, f"base: {e.problem}", e.fix)
+    protocol = space.get("protocol")
+    for proto in (protocol.choices if protocol is not None else [spec.base_config().protocol]):
+        try:
+            check_routes(proto, spec.routings, what="objective routing")
+        except ConfigError as e:
+            raise _fail(path, e.problem, e.fix)
     return spec
 
 
@@ -244,11 +269,14 @@ def _objective(o: Any, path: str) -> Objective:
         o = {"metric": o, "mode": "max"}
     if not isinstance(o, dict) or "metric" not in o:
         raise _fail(path, f"objective {o!r} needs a metric", "write {metric: balanced_accuracy, mode: max}")
-    metric, mode = o["metric"], o.get("mode", "max")
+    bad = set(o) - {"metric", "mode", "routing"}
+    if bad:
+        raise _fail(path, f"objective {o!r} has unknown field {sorted(bad)[0]!r}", "use metric, mode and routing")
+    metric, mode, routing = o["metric"], o.get("mode", "max"), o.get("routing", "oracle")
     if metric not in RECORDED_METRICS:
         near = difflib.get_close_matches(str(metric), list(RECORDED_METRICS), n=3)
         raise _fail(path, f"objective {metric!r} is not a recorded metric",
                     f"nearest: {', '.join(near)}" if near else f"use one of {', '.join(RECORDED_METRICS)}")
     if mode not in ("max", "min"):
         raise _fail(path, f"objective {metric!r} has mode {mode!r}", "use max or min")
-    return Objective(metric, mode)
+    return Objective(metric, mode, str(routing))

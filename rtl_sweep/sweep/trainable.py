@@ -15,13 +15,14 @@ import math
 
 from ray import tune
 
+from rtl_sweep.schema import ROUTED_TICKET
 from rtl_sweep.sweep.space import Resources, SweepSpec
 from rtl_sweep.sweep.stopper import CollapseStopper
 from rtl_sweep.sweep.tables import ended_early, row_file
 
 REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
             "psnr", "ssim", "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal",
-            "dead_tickets")
+            "dead_tickets", "router_params", "router_agreement", "params_with_router")
 
 
 def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
@@ -47,6 +48,7 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
             if row.get("collapse") and math.isnan(collapse_sparsity):
                 collapse_sparsity = row["sparsity"]
             metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan) for k in REPORTED}
+            metrics.update(routed_metrics(spec, rec))
             metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
                            k=run.ctx.K, ticket_rounds=run.ctx.K * done,
                            levels_total=run.ctx.levels, run_id=cfg.hash(),
@@ -65,6 +67,18 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
         finally:
             run.executor.close()
         raise
+
+
+def routed_metrics(spec: SweepSpec, rec: dict) -> dict:
+    """Objectives read from another routing's row of the reported RTL method (ticket -2)."""
+    out = {}
+    for o in spec.objectives:
+        if o.routing != "oracle":
+            row = next(r for r in rec["rounds"] if r["method"] == rec["rtl"]["method"]
+                       and r["ticket"] == ROUTED_TICKET and r.get("routing") == o.routing)
+            out[o.key] = float(row[o.metric]) if row.get(o.metric) is not None else math.nan
+    return out
+
 
 def trial_resources(spec: SweepSpec, k_of: callable):
     """Placement-group bundles that follow each trial's own K and device settings."""

@@ -68,6 +68,12 @@ class Task:
         """(mean scores, scores per subset) of the single model."""
         raise NotImplementedError
 
+    def score_routed(self, ctx: "RunContext", outputs: list[torch.Tensor], chosen) -> dict:
+        """Mean scores when test input i is answered by ticket chosen[i] (a routing other than the
+        oracle, rtl_sweep/routing.py); `chosen` None: outputs[0] is a single model, not routed."""
+        from rtl_sweep.errors import ConfigError
+        raise ConfigError(f"task {self.name!r} scores the oracle routing only", "set routes=[oracle]")
+
     def ticket_alive(self, ctx: "RunContext", outputs: list[torch.Tensor]) -> list[bool]:
         """The collapse detector's label-free trigger: False for a ticket whose answers no longer
         depend on its input. Reads outputs only, never labels."""

@@ -89,6 +89,22 @@ class Classification(Task):
         mean, _ = multiclass_scores(pred, ctx.data.y_test.numpy(), ctx.data.num_classes)
         return mean, []  # per-class entries are not per-subset rows: a single model has none here
 
+    def score_routed(self, ctx, outputs, chosen):
+        """ovr: the routing's choice IS the prediction (a subset id; the class under a class
+        partition), scored one-vs-rest like the single model, plus its accuracy against the test
+        subset ids. multiclass: the chosen ticket's class, scored like the oracle's routed answer."""
+        test_ids = np.asarray(ctx.partition.test_ids)
+        if ctx.cfg.protocol == "ovr":
+            pred = np.asarray(chosen) if chosen is not None else outputs[0].argmax(1).numpy()
+            mean, _ = one_vs_rest(np.stack([pred == k for k in range(ctx.K)]), test_ids)
+            mean["accuracy"] = float((pred == test_ids).mean())
+            return mean
+        if chosen is None:
+            return self.score_single(ctx, outputs[0])[0]
+        preds = np.stack([lg.argmax(1).numpy() for lg in outputs])
+        routed = preds[np.asarray(chosen), np.arange(preds.shape[1])]
+        return multiclass_scores(routed, ctx.data.y_test.numpy(), ctx.data.num_classes)[0]
+
     def ticket_alive(self, ctx, outputs):
         """A ticket is alive while it gives more than one answer over the test inputs it answers
         for (one-vs-rest: its yes/no on every input; multiclass: its argmax on the inputs routed
