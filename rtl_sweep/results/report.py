@@ -167,11 +167,12 @@ def plot_heatmaps(sim, layers: list[str], levels: list[int], title: str) -> byte
 
 # ---- sweep figure -----------------------------------------------------------------------------
 def pareto_front(trials) -> set:
-    """Trials no other trial beats on both accuracy (higher) and kept parameters (fewer)."""
-    from rtl_sweep.sweep.tables import pareto_front as front_of
+    """Trials no other trial beats on both accuracy (higher) and kept parameters (fewer): the plot's
+    front for a sweep without a pareto table (a sweep's own front comes from its Optuna study)."""
     ok = trials.dropna(subset=["balanced_accuracy", "params_prunable"])
-    points = list(zip(ok.balanced_accuracy, ok.params_prunable))
-    return {ok.trial_id.iloc[i] for i in front_of(points, ["max", "min"])}
+    points = list(zip(ok.balanced_accuracy, -ok.params_prunable))
+    return {ok.trial_id.iloc[i] for i, a in enumerate(points)
+            if not any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in points)}
 
 
 def plot_trials(trials, front: set, source: str) -> bytes:

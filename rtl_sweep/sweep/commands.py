@@ -48,7 +48,8 @@ def configure(p, name: str) -> None:
 
 def sweep_main(args) -> int:
     from rtl_sweep.sweep.space import load_space
-    from rtl_sweep.sweep.tuner import best_table, prepare, run_sweep
+    from rtl_sweep.sweep.folder import prepare
+    from rtl_sweep.sweep.tuner import run_sweep
     spec = load_space(args.space, {"samples": args.samples, "max_concurrent": args.max_concurrent,
                                    "seed": args.seed})
     spec, sweep_dir = prepare(spec, args.root, args.name)
@@ -62,7 +63,8 @@ def sweep_main(args) -> int:
 
 
 def resume_main(args) -> int:
-    from rtl_sweep.sweep.tuner import absolute, best_table, load_sweep, run_sweep
+    from rtl_sweep.sweep.folder import absolute, load_sweep
+    from rtl_sweep.sweep.tuner import run_sweep
     sweep_dir = absolute(args.sweep_dir)
     spec = load_sweep(sweep_dir)
     print(f"resuming sweep {spec.name} in {sweep_dir}", flush=True)
@@ -70,3 +72,24 @@ def resume_main(args) -> int:
     print()
     print(best_table(spec, rows, args.top))
     return 0
+
+
+def best_table(spec, rows: list[dict], top: int = 5) -> str:
+    """The sweep's best trials by its first objective, with their objectives and sampled values."""
+    from rtl_sweep.sweep.tables import param_column
+    from rtl_sweep.text import number, table
+    first, mode = spec.metrics[0], spec.modes[0]
+    ok = [r for r in rows if r.get("obj_" + first) is not None]
+    ok.sort(key=lambda r: r["obj_" + first], reverse=(mode == "max"))
+    params = list(spec.space)
+    header = ["trial", "status", "K", "levels", "sparsity", *spec.metrics, "collapse at", *params]
+    body = [[r["trial_id"], r["status"], str(r.get("k") or "-"), str(r["levels"]),
+             number(r.get("sparsity"), ".3f"), *[number(r.get("obj_" + m)) for m in spec.metrics],
+             number(r.get("collapse_sparsity"), ".3f"), *[number(r.get(param_column(p))) for p in params]]
+            for r in ok[:top]]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    head = (f"sweep {spec.name}: {len(rows)} trials (" + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"); best {min(top, len(ok))} by {first} ({mode}):")
+    return head + "\n" + table(header, body)

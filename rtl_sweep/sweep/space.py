@@ -28,15 +28,21 @@ import yaml
 from rtl_sweep.config import RunConfig, all_keys, nearest_keys
 from rtl_sweep.errors import ConfigError
 
-# What a trial reports after each level (the RTL row); objectives must be among these.
-RECORDED_METRICS = {
+# What a trial reports to Tune after each level (from the RTL row): the one list of reported
+# metrics. Objectives must be among these; the trainable reports exactly these keys.
+REPORTED_METRICS = {
+    "level": "pruning level",
+    "sparsity": "mean ticket sparsity",
+    "union_sparsity": "sparsity of the union of masks",
     "balanced_accuracy": "RTL balanced accuracy (one-vs-rest, averaged over subsets)",
     "precision": "RTL precision", "recall": "RTL recall",
     "accuracy": "multi-class accuracy (multiclass protocol)",
     "params_prunable": "kept prunable weights RTL stores (union of masks)",
-    "params_total": "all weights RTL stores", "sparsity": "mean ticket sparsity",
-    "union_sparsity": "sparsity of the union of masks", "mean_jaccard": "mean mask Jaccard",
-    "signal": "the collapse detector's watched signal", "level": "pruning level",
+    "params_total": "all weights RTL stores",
+    "mean_jaccard": "mean mask Jaccard",
+    "jaccard_chance": "mean Jaccard of independent random masks of the same densities",
+    "signal": "the collapse detector's watched signal",
+    "dead_tickets": "tickets whose predictions collapsed to one class",
 }
 TOP_KEYS = {"name", "description", "base", "space", "objectives", "sampler", "seed", "samples",
             "max_concurrent", "stopper", "scheduler", "resources"}
@@ -244,10 +250,10 @@ def _objective(o: Any, path: str) -> Objective:
     if not isinstance(o, dict) or "metric" not in o:
         raise _fail(path, f"objective {o!r} needs a metric", "write {metric: balanced_accuracy, mode: max}")
     metric, mode = o["metric"], o.get("mode", "max")
-    if metric not in RECORDED_METRICS:
-        near = difflib.get_close_matches(str(metric), list(RECORDED_METRICS), n=3)
+    if metric not in REPORTED_METRICS:
+        near = difflib.get_close_matches(str(metric), list(REPORTED_METRICS), n=3)
         raise _fail(path, f"objective {metric!r} is not a recorded metric",
-                    f"nearest: {', '.join(near)}" if near else f"use one of {', '.join(RECORDED_METRICS)}")
+                    f"nearest: {', '.join(near)}" if near else f"use one of {', '.join(REPORTED_METRICS)}")
     if mode not in ("max", "min"):
         raise _fail(path, f"objective {metric!r} has mode {mode!r}", "use max or min")
     return Objective(metric, mode)

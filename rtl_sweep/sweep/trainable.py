@@ -15,12 +15,10 @@ import math
 
 from ray import tune
 
-from rtl_sweep.sweep.space import Resources, SweepSpec
+from rtl_sweep.sweep.space import REPORTED_METRICS, Resources, SweepSpec
 from rtl_sweep.sweep.stopper import CollapseStopper
 from rtl_sweep.sweep.tables import ended_early, row_file
 
-REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
-            "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal", "dead_tickets")
 
 
 def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
@@ -45,7 +43,8 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
             row, done = rec["rtl"], rec["level"] + 1
             if row.get("collapse") and math.isnan(collapse_sparsity):
                 collapse_sparsity = row["sparsity"]
-            metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan) for k in REPORTED}
+            metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan)
+                       for k in REPORTED_METRICS}
             metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
                            k=run.ctx.K, ticket_rounds=run.ctx.K * done,
                            levels_total=run.ctx.levels, run_id=cfg.hash())
