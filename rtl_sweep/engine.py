@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import yaml
 
-from rtl_sweep import methods
+from rtl_sweep import advantages, methods
 from rtl_sweep.collapse import SignalTracker
 from rtl_sweep.config import RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
@@ -59,6 +59,8 @@ class Run:
             raise ConfigError(f"executor {executor!r} is unknown", "use local or ray")
         self.tracker = SignalTracker(self.ctx)
         self.collapse_sparsity: float | None = None
+        self.seen: dict[tuple[str, int], dict] = {}  # aggregate rows so far, for the advantages
+        self.late: list[dict] = []  # rows of the extra last wave (the last equal-parameter baseline)
 
     def _claim_folder(self) -> None:
         mark_run_folder(self.store)  # refuses a folder written by a newer rtl_sweep
@@ -85,6 +87,7 @@ class Run:
             # Evaluate every method, write its rows, and check the collapse signal.
             rounds, sims = self._records(level)
             if level == ctx.levels:
+                self.late = rounds
                 break
             rtl = next(r for r in rounds if r["method"] == reported and r["ticket"] == -1)
             if rtl.get("collapse") and self.collapse_sparsity is None:
@@ -105,6 +108,7 @@ class Run:
     def _records(self, s: int) -> tuple[list, list]:
         """Write wave s's rows once: one part per level (rows of that level only) and per table."""
         rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker)
+        advantages.fill(self.ctx.task, methods.reported(self.cfg).name, rounds, self.seen)
         by_level: dict[int, list] = {}
         for r in rounds:
             by_level.setdefault(r["level"], []).append(r)

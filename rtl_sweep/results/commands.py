@@ -95,6 +95,10 @@ def results_main(args) -> int:
     trials = res.table("trials").to_pandas()
     if not trials.empty:
         print(rank_trials(trials, args.by, args.top, args.ascending))
+        from rtl_sweep.sweep import study
+        imp = study.importances(study.of_folder(args.path), [c[4:] for c in trials.columns if c.startswith("obj_")])
+        if imp:
+            print("\n" + study.importance_table(imp))
     else:
         print(rank_or_summarize_runs(res, args.by, args.top, args.ascending))
     _warn(res.warnings)

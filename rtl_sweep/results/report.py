@@ -213,6 +213,29 @@ def plot_trials(trials, front: set, source: str) -> bytes:
     return _png(fig)
 
 
+def plot_importances(imp: dict[str, float], trials, objective: str, top: int = 3) -> bytes:
+    """Optuna's parameter importances, and slice plots (objective vs value) of the top parameters."""
+    plt = _plt()
+    names = list(imp)[:top]
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(4 * (1 + len(names)), 3.6))
+    a = axes[0]
+    a.barh(list(imp)[::-1], list(imp.values())[::-1], color="C0")
+    a.set_xlabel("importance (fANOVA)")
+    a.set_title(f"What drives {objective}", fontsize=10)
+    y = trials["obj_" + objective] if "obj_" + objective in trials else trials[objective]
+    for ax, name in zip(axes[1:], names):
+        col = "param_" + name.replace(".", "_")
+        x = trials[col].astype(str) if trials[col].dtype == object else trials[col]
+        ax.scatter(x, y, s=28, alpha=0.8, color="C0")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel(name)
+        ax.set_ylabel(objective)
+        ax.set_title(f"slice: {name}", fontsize=10)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
 # ---- the page ---------------------------------------------------------------------------------
 def _num(v, spec=".3f") -> str:
     """An HTML cell: flags as YES / no, Python ints as counts (12,345, never 12345.000), text escaped."""
@@ -276,6 +299,11 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
             (pareto_front(trials), "computed")
         pages.append(f"<h2>Sweep: {len(trials)} trials</h2>")
         save("trials.png", plot_trials(trials, front, source), "trials: accuracy vs parameters, collapse")
+        from rtl_sweep.sweep import study
+        objectives = [c[4:] for c in trials.columns if c.startswith("obj_")]
+        for name, imp in study.importances(study.of_folder(path), objectives).items():
+            save(f"importance_{name}.png", plot_importances(imp, trials, name),
+                 f"parameter importances and slices, {name}")
         top = trials.sort_values("balanced_accuracy", ascending=False).head(10)
         params = [c for c in trials.columns if c.startswith("param_")]
         pages.append("<h3>Best trials by balanced accuracy</h3>" + html_table(

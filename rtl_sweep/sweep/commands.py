@@ -19,7 +19,24 @@ RESUME_EXAMPLES = """examples:
 """
 
 
+CONFIRM_EXAMPLES = """examples:
+  rtl-sweep confirm sweeps/where_rtl_wins --top 3 --seeds 3   # 9 runs, under the sweep folder
+  rtl-sweep query sweeps/where_rtl_wins "select * from confirm"
+"""
+
+
 def configure(p, name: str) -> None:
+    if name == "confirm":
+        p.description = ("Rerun the N best trials of a sweep with S seeds derived from the sweep's seed, "
+                         "in parallel on Ray; print the sweep's score beside the confirmed mean and its "
+                         "95% interval (TPE's best over noisy trials is optimistic).")
+        p.epilog = CONFIRM_EXAMPLES
+        p.add_argument("sweep_dir", help="the sweep folder")
+        p.add_argument("--top", type=int, default=3, help="best trials to rerun")
+        p.add_argument("--seeds", type=int, default=3, help="seeds per trial (derived from the sweep's seed)")
+        p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray")
+        p.set_defaults(handler=confirm_main)
+        return
     if name == "sweep":
         p.description = ("Search a space with Ray Tune + Optuna (TPE by default). Each trial is one RTL run "
                          "through a coordinator and its ticket actors; trials report after every level "
@@ -93,3 +110,15 @@ def best_table(spec, rows: list[dict], top: int = 5) -> str:
     head = (f"sweep {spec.name}: {len(rows)} trials (" + ", ".join(f"{n} {s}" for s, n in counts.items())
             + f"); best {min(top, len(ok))} by {first} ({mode}):")
     return head + "\n" + table(header, body)
+
+
+def confirm_main(args) -> int:
+    from rtl_sweep.sweep.confirm import confirm, confirm_table, top_trials
+    from rtl_sweep.sweep.folder import absolute, load_sweep, trial_rows
+    from rtl_sweep.store import Store
+    sweep_dir = absolute(args.sweep_dir)
+    spec = load_sweep(sweep_dir)
+    print(f"confirming the {args.top} best trials of sweep {spec.name} with {args.seeds} seeds each", flush=True)
+    rows = confirm(sweep_dir, args.top, args.seeds, args.address)
+    print(confirm_table(spec, rows, top_trials(spec, trial_rows(Store(sweep_dir)), args.top)))
+    return 0

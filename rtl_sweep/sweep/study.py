@@ -60,3 +60,42 @@ def best_trial_ids(study) -> list[str]:
     if study is None:
         return []
     return [t.user_attrs[TRIAL_ATTR] for t in study.best_trials if TRIAL_ATTR in t.user_attrs]
+
+
+def of_folder(sweep_dir: str):
+    """The study of a local sweep folder (its study.db holds one study), or None."""
+    import optuna
+    if "://" in sweep_dir or not (Path(sweep_dir) / "study.db").is_file():
+        return None
+    names = optuna.get_all_study_names(study_storage(sweep_dir))
+    return load(sweep_dir, names[0]) if len(names) == 1 else None
+
+
+def importances(st, names: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """Optuna's parameter importances (fANOVA, seeded) per objective: objective -> {param: share}.
+    Empty while fewer than two trials are complete or no parameter varies."""
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    if st is None:
+        return {}
+    done = [t for t in st.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(done) < 2:
+        return {}
+    names = names or st.metric_names or [f"objective {i}" for i in range(len(st.directions))]
+    out = {}
+    for i, name in enumerate(names):
+        target = (lambda t, i=i: t.values[i]) if len(names) > 1 else None
+        try:
+            out[name] = get_param_importances(st, evaluator=FanovaImportanceEvaluator(seed=0), target=target)
+        except (RuntimeError, ValueError):  # e.g. every sampled value the same
+            continue
+    return out
+
+
+def importance_table(imp: dict[str, dict[str, float]]) -> str:
+    from rtl_sweep.text import number, table
+    lines = []
+    for name, shares in imp.items():
+        lines.append(f"parameter importances for {name} (Optuna fANOVA; shares sum to 1):")
+        lines.append(table(["parameter", "importance"], [[p, number(v, ".3f")] for p, v in shares.items()]))
+    return "\n".join(lines)

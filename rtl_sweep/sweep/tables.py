@@ -127,3 +127,26 @@ def write_pareto(store: Store, spec: SweepSpec, rows: list[dict], best_ids: list
     store.write_table("tables/pareto/front.parquet",
                       to_table("pareto", out, {"obj_" + m: pa.float64() for m in spec.metrics}))
     return out
+
+
+def confirm_file(trial_id: str, seed: int) -> str:
+    return f"tables/confirm/{trial_id}-s{seed}.parquet"
+
+
+def write_confirm(store: Store, spec: SweepSpec, trial: dict, seed: int, got: dict) -> dict:
+    """One confirmation rerun's row: the trial it reruns, the seed, its objectives and advantages."""
+    row = {"sweep": spec.name, "trial_id": trial["trial_id"], "trial_number": trial.get("trial_number"),
+           "seed": seed, **got}
+    row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+    for m in spec.metrics:
+        row["obj_" + m] = row.get(m)
+    store.write_table(confirm_file(trial["trial_id"], seed),
+                      to_table("confirm", [row], {"obj_" + m: pa.float64() for m in spec.metrics}))
+    return row
+
+
+def confirm_rows(store: Store) -> list[dict]:
+    out = []
+    for rel in store.list("tables/confirm", ".parquet"):
+        out += store.read_table(rel).to_pylist()
+    return out

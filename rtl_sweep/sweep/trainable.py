@@ -15,6 +15,7 @@ import math
 
 from ray import tune
 
+from rtl_sweep.sweep import objectives
 from rtl_sweep.sweep.space import REPORTED_METRICS, Resources, SweepSpec
 from rtl_sweep.sweep.stopper import CollapseStopper
 from rtl_sweep.sweep.tables import ended_early, row_file
@@ -37,14 +38,14 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
               trial={"trial_id": trial_id, "sweep": spec.name})
     collapse_sparsity = math.nan
     stopper = CollapseStopper(int(spec.stopper.get("min_level", 0))) if spec.stopper.get("collapse") else None
-    done, recorded = 0, False
+    done, recorded, rows = 0, False, []
     try:
         for rec in run.levels():
             row, done = rec["rtl"], rec["level"] + 1
+            rows += rec["rounds"]
             if row.get("collapse") and math.isnan(collapse_sparsity):
                 collapse_sparsity = row["sparsity"]
-            metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan)
-                       for k in REPORTED_METRICS}
+            metrics = _metrics(spec, run, rows)
             metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
                            k=run.ctx.K, ticket_rounds=run.ctx.K * done,
                            levels_total=run.ctx.levels, run_id=cfg.hash())
@@ -54,6 +55,9 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
                 run.record_status("stopped_collapse", done)
                 recorded = True
             tune.report(metrics)  # when Tune stops the trial, this raises in the trial
+        if run.late:  # the last level's equal-parameter baseline: its advantage, before the run ends
+            metrics.update(_metrics(spec, run, rows + run.late))
+            tune.report(metrics)
         run.finish("completed", run.ctx.levels)
     except BaseException:
         try:
@@ -62,6 +66,13 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
         finally:
             run.executor.close()
         raise
+
+def _metrics(spec: SweepSpec, run, rows: list[dict]) -> dict:
+    from rtl_sweep.methods import reported
+    hist = objectives.history(run.ctx.task, reported(run.cfg).name, rows)
+    out = objectives.report(spec, hist)
+    return {k: out.get(k, math.nan) for k in [*REPORTED_METRICS, *spec.metrics]}
+
 
 def trial_resources(spec: SweepSpec, k_of: callable):
     """Placement-group bundles that follow each trial's own K and device settings."""
