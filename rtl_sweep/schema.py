@@ -290,6 +290,20 @@ def markdown() -> str:
         lines.append("")
     lines.append("`runs` and `trials` also carry every config value as a flattened column "
                  "(`prune_fraction`, `partition_k`, ...); `trials` carries sampled values as `param_<key>`.")
+    lines += ["", "## Where the advantages live", "",
+              "`advantage_multiple` and `params_ratio_multiple` of level L are on RTL's aggregate row of L "
+              "(method rtl, ticket -1): IMP multiple's level L finishes in the same wave. "
+              "`advantage_single_equal` of level L is on the `imp_single_equal` aggregate row of L: that "
+              "baseline is trained a wave later (it needs IMP single's level-L weights), when RTL's row of "
+              "L is already written to `rounds/L00L.parquet`, and rows are never rewritten; the "
+              "equal-parameter rows have their own part file `rounds/L00L-imp_single_equal.parquet`, "
+              "written with the advantage. One query reads all three per level: "
+              "`select level, max(advantage_single_equal), max(advantage_multiple), "
+              "max(params_ratio_multiple) from rounds where ticket = -1 group by level`. All are on the "
+              "task's main score, signed so that positive means RTL is better. A sweep trial reports "
+              "advantage_single_equal of the latest level that has it (`advantage_level`), once more "
+              "after the run's last wave (the last level's), and its `trials` row keeps the absolute "
+              "scores beside it and `baseline_failed`."]
     lines += ["", "## Format version", "",
               f"This is format version {FORMAT_VERSION}. Every Parquet file carries it in its schema "
               f"metadata under `{VERSION_KEY}` (pyarrow: `pq.read_schema(f).metadata`), and every run "
