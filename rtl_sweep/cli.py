@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("rtl_sweep.sweep.commands", "search a space with Ray Tune + Optuna"),
     "resume": ("rtl_sweep.sweep.commands", "continue a sweep whose driver stopped"),
     "predict": ("rtl_sweep.commands.predict", "predict new inputs with a finished run (any routing)"),
+    "confirm": ("rtl_sweep.sweep.commands", "rerun a sweep's best trials with new seeds (95% intervals)"),
     "results": ("rtl_sweep.results.commands", "summary table of a run or sweep"),
     "query": ("rtl_sweep.results.commands", "SQL over the results tables (DuckDB)"),
     "report": ("rtl_sweep.results.commands", "PNG plots and an HTML page of a run or sweep"),

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import yaml
 
-from rtl_sweep import methods
+from rtl_sweep import advantages, methods
 from rtl_sweep.collapse import SignalTracker
 from rtl_sweep.config import RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
@@ -61,6 +61,8 @@ class Run:
         self.tracker = SignalTracker(self.ctx)
         self.routes = Routes(self.ctx, self.store)  # routings besides the oracle; built on first use
         self.collapse_sparsity: float | None = None
+        self.seen: dict[tuple[str, int], dict] = {}  # aggregate rows so far, for the advantages
+        self.late: list[dict] = []  # rows of the extra last wave (the last equal-parameter baseline)
 
     def _claim_folder(self) -> None:
         mark_run_folder(self.store)  # refuses a folder written by a newer rtl_sweep
@@ -87,6 +89,7 @@ class Run:
             # Evaluate every method, write its rows, and check the collapse signal.
             rounds, sims = self._records(level)
             if level == ctx.levels:
+                self.late = rounds
                 break
             rtl = next(r for r in rounds if r["method"] == reported and r["ticket"] == -1)
             if rtl.get("collapse") and self.collapse_sparsity is None:
@@ -107,6 +110,7 @@ class Run:
     def _records(self, s: int) -> tuple[list, list]:
         """Write wave s's rows once: one part per level (rows of that level only) and per table."""
         rounds, sims = wave_rows(self.ctx, self.store, s, self.tracker, self.routes)
+        advantages.fill(self.ctx.task, methods.reported(self.cfg).name, rounds, self.seen)
         by_part: dict[str, list] = {}
         for r in rounds:
             # A lagging method's level (the equal-parameter baseline's s - 1) gets its own part file.

@@ -88,6 +88,16 @@ TABLES: dict[str, dict] = {
                                             "input) | both joined by '+'; null when nothing fired"),
             ("dead_tickets", pa.int64(), "tickets giving one answer to every test input (run row: how "
                                          "many; ticket row: 1 or 0); null for single models"),
+            ("advantage_single_equal", pa.float64(), "RTL's main score minus this equal-parameter "
+                                                     "model's, on the imp_single_equal aggregate row only "
+                                                     "(computed a wave after RTL's row of the level, which "
+                                                     "is never rewritten; rtl_sweep/advantages.py); "
+                                                     "positive: RTL better"),
+            ("advantage_multiple", pa.float64(), "RTL's main score minus IMP multiple's at this level, on "
+                                                 "RTL's aggregate row (method rtl, ticket -1); positive: "
+                                                 "RTL better"),
+            ("params_ratio_multiple", pa.float64(), "RTL's params_prunable (union) over IMP multiple's "
+                                                    "(sum) at this level, on RTL's aggregate row"),
             ("epochs", pa.int64(), "training epochs behind this row (exposure)"),
             ("wall_s", pa.float64(), "seconds spent computing this row's stage"),
             ("routing", pa.string(), "how a test input picks its ticket: oracle (its known subset, "
@@ -145,6 +155,17 @@ TABLES: dict[str, dict] = {
             ("params_prunable", pa.int64(), "RTL union of masks at the last finished level"),
             ("mean_jaccard", pa.float64(), "mean mask Jaccard at the last finished level"),
             ("collapse_sparsity", pa.float64(), "sparsity where collapse was detected, else null"),
+            ("advantage_single_equal", pa.float64(), "RTL minus IMP single at equal total parameters, "
+                                                     "main score, at the last level that has it"),
+            ("advantage_multiple", pa.float64(), "RTL minus IMP multiple, main score, last finished level"),
+            ("params_ratio_multiple", pa.float64(), "RTL union of kept weights over IMP multiple's sum"),
+            ("score_rtl", pa.float64(), "RTL's main score at the level of advantage_single_equal"),
+            ("score_single_equal", pa.float64(), "the equal-parameter IMP single model's main score there"),
+            ("score_multiple", pa.float64(), "IMP multiple's main score at the last finished level"),
+            ("score_dense", pa.float64(), "the dense model's main score (IMP single at level 0)"),
+            ("baseline_failed", pa.float64(), "1 when the equal-parameter model (or IMP single) is more "
+                                              "than 2 points below its own dense model: an advantage "
+                                              "over it is no finding; 0 otherwise; null without it"),
             ("objective", pa.float64(), "the first objective's value at the target sparsity; null for "
                                         "a trial that did not get there (stopped or failed)"),
             ("wall_s", pa.float64(), "trial wall time"),
@@ -158,6 +179,27 @@ TABLES: dict[str, dict] = {
             ("trial_id", pa.string(), "Tune trial id"),
             ("rank", pa.int64(), "1-based rank by the first objective"),
             ("objectives", pa.string(), "JSON: objective name -> value"),
+        ],
+    },
+    "confirm": {
+        "help": "`rtl-sweep confirm`: one row per rerun of a sweep's best trial with a derived seed; "
+                "obj_<objective> columns as in `trials`",
+        "columns": [
+            ("sweep", pa.string(), "sweep name"),
+            ("trial_id", pa.string(), "Tune trial id of the rerun trial"),
+            ("trial_number", pa.int64(), "its Optuna trial number"),
+            ("seed", pa.int64(), "the derived seed of this rerun"),
+            ("run_id", pa.string(), "config hash of the rerun (its folder under confirm/runs/)"),
+            ("status", pa.string(), "completed | stopped_collapse | failed"),
+            ("advantage_single_equal", pa.float64(), "as in `trials`, at the last level"),
+            ("advantage_multiple", pa.float64(), "as in `trials`"),
+            ("params_ratio_multiple", pa.float64(), "as in `trials`"),
+            ("score_rtl", pa.float64(), "as in `trials`"),
+            ("score_single_equal", pa.float64(), "as in `trials`"),
+            ("score_multiple", pa.float64(), "as in `trials`"),
+            ("score_dense", pa.float64(), "as in `trials`"),
+            ("baseline_failed", pa.float64(), "as in `trials`"),
+            ("wall_s", pa.float64(), "wall time of the rerun"),
         ],
     },
     "bench": {
@@ -269,6 +311,20 @@ def markdown() -> str:
         lines.append("")
     lines.append("`runs` and `trials` also carry every config value as a flattened column "
                  "(`prune_fraction`, `partition_k`, ...); `trials` carries sampled values as `param_<key>`.")
+    lines += ["", "## Where the advantages live", "",
+              "`advantage_multiple` and `params_ratio_multiple` of level L are on RTL's aggregate row of L "
+              "(method rtl, ticket -1): IMP multiple's level L finishes in the same wave. "
+              "`advantage_single_equal` of level L is on the `imp_single_equal` aggregate row of L: that "
+              "baseline is trained a wave later (it needs IMP single's level-L weights), when RTL's row of "
+              "L is already written to `rounds/L00L.parquet`, and rows are never rewritten; the "
+              "equal-parameter rows have their own part file `rounds/L00L-imp_single_equal.parquet`, "
+              "written with the advantage. One query reads all three per level: "
+              "`select level, max(advantage_single_equal), max(advantage_multiple), "
+              "max(params_ratio_multiple) from rounds where ticket = -1 group by level`. All are on the "
+              "task's main score, signed so that positive means RTL is better. A sweep trial reports "
+              "advantage_single_equal of the latest level that has it (`advantage_level`), once more "
+              "after the run's last wave (the last level's), and its `trials` row keeps the absolute "
+              "scores beside it and `baseline_failed`."]
     lines += ["", "## Format version", "",
               f"This is format version {FORMAT_VERSION}. Every Parquet file carries it in its schema "
               f"metadata under `{VERSION_KEY}` (pyarrow: `pq.read_schema(f).metadata`), and every run "

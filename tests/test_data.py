@@ -82,7 +82,7 @@ def test_digits():
 
 
 def test_registry_names():
-    assert set(DATASETS) == {"mnist5k", "digits", "cifar10", "cifar100", "file"}
+    assert set(DATASETS) == {"mnist5k", "digits", "cifar10", "cifar100", "file", "synthetic"}
 
 
 def test_unknown_dataset_lists_valid_names():

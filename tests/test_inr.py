@@ -179,7 +179,7 @@ def test_summary_signs_the_difference_by_the_task_direction():
 
 def test_a_sweep_takes_k_from_the_regions_and_refuses_an_impossible_one():
     from rtl_sweep.sweep.space import parse_space
-    from rtl_sweep.sweep.tuner import check_k_range, k_of
+    from rtl_sweep.sweep.facts import check_k_range, k_of
     assert k_of(_cfg(["partition.k=3"])) == 3
     assert k_of(_cfg(["partition.k=3", "partition.min_size=150"])) == 2  # merging leaves 340 + 236 px
     import yaml

@@ -171,12 +171,12 @@ def test_searcher_restored_in_a_moved_folder_adopts_a_trial_asked_by_the_killed_
     import functools
 
     from rtl_sweep.sweep.search import TRIAL_ATTR, ResumableOptunaSearch
-    from rtl_sweep.sweep.tuner import _sampler
+    from rtl_sweep.sweep.study import sampler
 
     def searcher(folder: Path) -> ResumableOptunaSearch:
         return ResumableOptunaSearch(space={"x": optuna.distributions.FloatDistribution(0.0, 1.0)},
                                      metric="m", mode="max", study_name="s",
-                                     sampler_for=functools.partial(_sampler, "random", 0),
+                                     sampler_for=functools.partial(sampler, "random", 0),
                                      storage=optuna.storages.RDBStorage(f"sqlite:///{folder}/study.db"))
 
     old, new = tmp_path / "old", tmp_path / "new"

@@ -126,7 +126,7 @@ def test_resume_of_a_sweep_killed_before_tune_started(ray_local, tmp_path):
     """Killed between writing sweep.yaml and Tune's first save (a few seconds: Ray starting):
     neither `sweep` (the folder exists) nor a restore can go on, so resume runs the whole sweep."""
     from rtl_sweep.sweep.space import load_space
-    from rtl_sweep.sweep.tuner import prepare
+    from rtl_sweep.sweep.folder import prepare
     space = write_space(tmp_path, "early", samples=2, base={"prune.target_sparsity": 0.75})
     _, sweep = prepare(load_space(space), str(tmp_path / "sw"), None)
     assert not (Path(sweep) / "tune").exists()

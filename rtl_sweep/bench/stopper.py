@@ -33,8 +33,9 @@ def _space_path(arg: str | None) -> str:
 
 
 def run(args) -> list[dict]:
+    from rtl_sweep.sweep.folder import prepare
     from rtl_sweep.sweep.space import load_space
-    from rtl_sweep.sweep.tuner import prepare, run_sweep
+    from rtl_sweep.sweep.tuner import run_sweep
 
     base = load_space(_space_path(getattr(args, "space", None)), {"samples": getattr(args, "samples", 4)})
     root = tempfile.mkdtemp(prefix="rtl-bench-stopper-")

@@ -38,6 +38,9 @@ def configure(p, name: str) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads of the local executor (default: torch's); runs with equal "
                         "thread counts are bit-identical across executors")
+    p.add_argument("--seeds", type=int, default=1, metavar="S",
+                   help="run S times with seeds derived from the config's seed; print mean and 95%% "
+                        "interval per method and level")
     p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
     p.set_defaults(handler=main)
 
@@ -49,6 +52,8 @@ def main(args) -> int:
     from rtl_sweep.results.summary import format_run
 
     cfg = RunConfig.load(args.config, args.overrides).validate()
+    if args.seeds > 1:
+        return _seeds(cfg, args)
     say = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
     executor = "local"
     if args.executor == "ray":
@@ -83,3 +88,23 @@ def _late_rows(run) -> list[dict]:
     prefix = f"L{run.ctx.levels - 1:03d}-imp_single_equal"
     rels = sorted(r for r in store.list("tables/rounds") if r.rsplit("/", 1)[-1].startswith(prefix))
     return [row for rel in rels for row in store.read_table(rel).to_pylist()]
+
+
+def _seeds(cfg, args) -> int:
+    """The config with S derived seeds (the confirm command's), one run after another."""
+    import dataclasses
+
+    from rtl_sweep.engine import Run
+    from rtl_sweep.results.summary import format_seeds
+    from rtl_sweep.sweep.confirm import derived_seeds
+    t0, runs = time.perf_counter(), []
+    for seed in derived_seeds(cfg.seed, args.seeds):
+        one = dataclasses.replace(cfg, seed=seed)
+        print(f"seed {seed}: run {one.folder_name()} -> {args.output}/{one.folder_name()}", flush=True)
+        run = Run(one, args.output, device=args.device, threads=args.threads)
+        result = run.execute()
+        runs.append([r for rec in result["records"] for r in rec["rounds"]] + run.late)
+    print()
+    print(format_seeds(runs, run.ctx.task.main_score))
+    print(f"\n{len(runs)} runs in {time.perf_counter() - t0:.0f}s")
+    return 0

@@ -100,6 +100,10 @@ def results_main(args) -> int:
         if by == "balanced_accuracy" and trials.balanced_accuracy.isna().all():
             by = "objective"  # a sweep that records no accuracy (task=inr): its first objective
         print(rank_trials(trials, by, args.top, args.ascending))
+        from rtl_sweep.sweep import study
+        imp = study.importances(study.of_folder(args.path), [c[4:] for c in trials.columns if c.startswith("obj_")])
+        if imp:
+            print("\n" + study.importance_table(imp))
     else:
         print(rank_or_summarize_runs(res, args.by, args.top, args.ascending))
     _warn(res.warnings)

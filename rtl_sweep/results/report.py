@@ -180,12 +180,13 @@ def trial_score(trials) -> tuple[str, str]:
 
 
 def pareto_front(trials) -> set:
-    """Trials no other trial beats on both accuracy (higher) and kept parameters (fewer)."""
-    from rtl_sweep.sweep.tables import pareto_front as front_of
+    """Trials no other trial beats on both score (higher) and kept parameters (fewer): the plot's
+    front for a sweep without a pareto table (a sweep's own front comes from its Optuna study)."""
     y = trial_score(trials)[0]
     ok = trials.dropna(subset=[y, "params_prunable"])
-    points = list(zip(ok[y], ok.params_prunable))
-    return {ok.trial_id.iloc[i] for i in front_of(points, ["max", "min"])}
+    points = list(zip(ok[y], -ok.params_prunable))
+    return {ok.trial_id.iloc[i] for i, a in enumerate(points)
+            if not any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in points)}
 
 
 def plot_trials(trials, front: set, source: str) -> bytes:
@@ -224,6 +225,29 @@ def plot_trials(trials, front: set, source: str) -> bytes:
     b.set_ylim(0, 1.15)  # head-room for the legend above the bars
     b.set_title("Where each trial's masks collapsed", fontsize=10)
     b.legend(fontsize=8, loc="upper left", ncol=2)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_importances(imp: dict[str, float], trials, objective: str, top: int = 3) -> bytes:
+    """Optuna's parameter importances, and slice plots (objective vs value) of the top parameters."""
+    plt = _plt()
+    names = list(imp)[:top]
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(4 * (1 + len(names)), 3.6))
+    a = axes[0]
+    a.barh(list(imp)[::-1], list(imp.values())[::-1], color="C0")
+    a.set_xlabel("importance (fANOVA)")
+    a.set_title(f"What drives {objective}", fontsize=10)
+    y = trials["obj_" + objective] if "obj_" + objective in trials else trials[objective]
+    for ax, name in zip(axes[1:], names):
+        col = "param_" + name.replace(".", "_")
+        x = trials[col].astype(str) if trials[col].dtype == object else trials[col]
+        ax.scatter(x, y, s=28, alpha=0.8, color="C0")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel(name)
+        ax.set_ylabel(objective)
+        ax.set_title(f"slice: {name}", fontsize=10)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
     return _png(fig)
 
@@ -293,6 +317,11 @@ def report(path: str, output_dir: str, layers: list[str] | None = None, levels: 
             (pareto_front(trials), "computed")
         pages.append(f"<h2>Sweep: {len(trials)} trials</h2>")
         save("trials.png", plot_trials(trials, front, source), "trials: accuracy vs parameters, collapse")
+        from rtl_sweep.sweep import study
+        objectives = [c[4:] for c in trials.columns if c.startswith("obj_")]
+        for name, imp in study.importances(study.of_folder(path), objectives).items():
+            save(f"importance_{name}.png", plot_importances(imp, trials, name),
+                 f"parameter importances and slices, {name}")
         y, name = trial_score(trials)
         top = trials.sort_values(y, ascending=False).head(10)
         params = [c for c in trials.columns if c.startswith("param_")]

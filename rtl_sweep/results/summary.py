@@ -85,3 +85,21 @@ def format_run(rounds: list[dict], main_score: str | None = None, higher_is_bett
         out += ["", "Collapse detector: no abrupt change of the similarity signal, no ticket died."]
     out += format_routes(rounds)
     return "\n".join(out)
+
+
+def format_seeds(runs: list[list[dict]], main: str) -> str:
+    """One config run with several seeds: per level and method, the mean main score and its t-based
+    95% interval over the seeds (`runs`: each run's rounds rows)."""
+    from rtl_sweep.sweep.confirm import interval
+    vals: dict[tuple, list[float]] = {}
+    for rows in runs:
+        for r in rows:
+            if r["ticket"] == -1 and r.get(main) is not None:
+                vals.setdefault((r["level"], ORDER.index(r["method"]), r["method"]), []).append(r[main])
+    body = []
+    for (lv, _, m), v in sorted(vals.items()):
+        mean, lo, hi = interval(v)
+        body.append([str(lv), LABEL[m], number(mean, ".4f"), f"[{number(lo, '.4f')}, {number(hi, '.4f')}]",
+                     str(len(v))])
+    return (f"{main} over {len(runs)} seeds (mean, t-based 95% interval):\n"
+            + table(["level", "method", "mean", "95% interval", "seeds"], body))

@@ -1,1 +1,3 @@
-"""Sweeps: search-space files, the Tune trainable, the collapse stopper, the Tuner set-up."""
+"""Sweeps: search-space files (space), the sweep folder (folder), K of a trial (facts), the Optuna study
+(study, search), the Tune trainable and stopper, the trial rows (tables) and their writer (writer),
+and the Tuner set-up (tuner)."""

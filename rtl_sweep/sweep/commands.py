@@ -19,7 +19,24 @@ RESUME_EXAMPLES = """examples:
 """
 
 
+CONFIRM_EXAMPLES = """examples:
+  rtl-sweep confirm sweeps/where_rtl_wins --top 3 --seeds 3   # 9 runs, under the sweep folder
+  rtl-sweep query sweeps/where_rtl_wins "select * from confirm"
+"""
+
+
 def configure(p, name: str) -> None:
+    if name == "confirm":
+        p.description = ("Rerun the N best trials of a sweep with S seeds derived from the sweep's seed, "
+                         "in parallel on Ray; print the sweep's score beside the confirmed mean and its "
+                         "95% interval (TPE's best over noisy trials is optimistic).")
+        p.epilog = CONFIRM_EXAMPLES
+        p.add_argument("sweep_dir", help="the sweep folder")
+        p.add_argument("--top", type=int, default=3, help="best trials to rerun")
+        p.add_argument("--seeds", type=int, default=3, help="seeds per trial (derived from the sweep's seed)")
+        p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray")
+        p.set_defaults(handler=confirm_main)
+        return
     if name == "sweep":
         p.description = ("Search a space with Ray Tune + Optuna (TPE by default). Each trial is one RTL run "
                          "through a coordinator and its ticket actors; trials report after every level "
@@ -48,7 +65,8 @@ def configure(p, name: str) -> None:
 
 def sweep_main(args) -> int:
     from rtl_sweep.sweep.space import load_space
-    from rtl_sweep.sweep.tuner import best_table, prepare, run_sweep
+    from rtl_sweep.sweep.folder import prepare
+    from rtl_sweep.sweep.tuner import run_sweep
     spec = load_space(args.space, {"samples": args.samples, "max_concurrent": args.max_concurrent,
                                    "seed": args.seed})
     spec, sweep_dir = prepare(spec, args.root, args.name)
@@ -62,11 +80,45 @@ def sweep_main(args) -> int:
 
 
 def resume_main(args) -> int:
-    from rtl_sweep.sweep.tuner import absolute, best_table, load_sweep, run_sweep
+    from rtl_sweep.sweep.folder import absolute, load_sweep
+    from rtl_sweep.sweep.tuner import run_sweep
     sweep_dir = absolute(args.sweep_dir)
     spec = load_sweep(sweep_dir)
     print(f"resuming sweep {spec.name} in {sweep_dir}", flush=True)
     rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, resume=True)
     print()
     print(best_table(spec, rows, args.top))
+    return 0
+
+
+def best_table(spec, rows: list[dict], top: int = 5) -> str:
+    """The sweep's best trials by its first objective, with their objectives and sampled values."""
+    from rtl_sweep.sweep.tables import param_column
+    from rtl_sweep.text import number, table
+    first, mode = spec.metrics[0], spec.modes[0]
+    ok = [r for r in rows if r.get("obj_" + first) is not None]
+    ok.sort(key=lambda r: r["obj_" + first], reverse=(mode == "max"))
+    params = list(spec.space)
+    header = ["trial", "status", "K", "levels", "sparsity", *spec.metrics, "collapse at", *params]
+    body = [[r["trial_id"], r["status"], str(r.get("k") or "-"), str(r["levels"]),
+             number(r.get("sparsity"), ".3f"), *[number(r.get("obj_" + m)) for m in spec.metrics],
+             number(r.get("collapse_sparsity"), ".3f"), *[number(r.get(param_column(p))) for p in params]]
+            for r in ok[:top]]
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    head = (f"sweep {spec.name}: {len(rows)} trials (" + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"); best {min(top, len(ok))} by {first} ({mode}):")
+    return head + "\n" + table(header, body)
+
+
+def confirm_main(args) -> int:
+    from rtl_sweep.sweep.confirm import confirm, confirm_table, top_trials
+    from rtl_sweep.sweep.folder import absolute, load_sweep, trial_rows
+    from rtl_sweep.store import Store
+    sweep_dir = absolute(args.sweep_dir)
+    spec = load_sweep(sweep_dir)
+    print(f"confirming the {args.top} best trials of sweep {spec.name} with {args.seeds} seeds each", flush=True)
+    rows = confirm(sweep_dir, args.top, args.seeds, args.address)
+    print(confirm_table(spec, rows, top_trials(spec, trial_rows(Store(sweep_dir)), args.top)))
     return 0

@@ -31,20 +31,42 @@ import yaml
 from rtl_sweep.config import RunConfig, all_keys, check_routes, nearest_keys, routes_of
 from rtl_sweep.errors import ConfigError
 
-# What a trial reports after each level (the RTL row); objectives must be among these.
-RECORDED_METRICS = {
+# What a trial reports to Tune after each level (from the RTL row): the one list of reported
+# metrics. Objectives must be among these; the trainable reports exactly these keys.
+REPORTED_METRICS = {
+    "level": "pruning level",
+    "sparsity": "mean ticket sparsity",
+    "union_sparsity": "sparsity of the union of masks",
     "balanced_accuracy": "RTL balanced accuracy (one-vs-rest, averaged over subsets)",
     "precision": "RTL precision", "recall": "RTL recall",
     "accuracy": "multi-class accuracy (multiclass protocol)",
     "psnr": "task=inr: PSNR (dB) of RTL's routed reconstruction", "ssim": "task=inr: its SSIM",
     "params_prunable": "kept prunable weights RTL stores (union of masks)",
-    "params_total": "all weights RTL stores", "sparsity": "mean ticket sparsity",
-    "union_sparsity": "sparsity of the union of masks", "mean_jaccard": "mean mask Jaccard",
-    "signal": "the collapse detector's watched signal", "level": "pruning level",
+    "params_total": "all weights RTL stores",
+    "mean_jaccard": "mean mask Jaccard",
+    "jaccard_chance": "mean Jaccard of independent random masks of the same densities",
+    "signal": "the collapse detector's watched signal",
+    "dead_tickets": "tickets whose predictions collapsed to one class",
+    # Advantages on the task's main score (rtl_sweep/advantages.py); positive: RTL better.
+    "advantage_single_equal": "RTL minus IMP single at equal total parameters (of the latest level "
+                              "that has it: the baseline lags a level)",
+    "advantage_level": "the level advantage_single_equal and score_single_equal belong to",
+    "advantage_multiple": "RTL minus IMP multiple at equal sparsity",
+    "params_ratio_multiple": "RTL's union of kept weights over IMP multiple's sum",
+    "score_rtl": "RTL's main score at advantage_level",
+    "score_single_equal": "the equal-parameter IMP single model's main score at advantage_level",
+    "score_multiple": "IMP multiple's main score",
+    "score_dense": "the dense model's main score (IMP single at level 0)",
+    "baseline_failed": "1 when the equal-parameter model is more than 2 points below its dense model",
     "router_params": "weights the objective's routing stores beside RTL (0 for the oracle)",
     "router_agreement": "share of test inputs the routing sends to their own subset",
     "params_with_router": "params_total + router_params",
 }
+# The baseline each metric needs: a space that asks for one without it is refused.
+NEEDS_BASELINE = {"advantage_single_equal": "imp_single_equal", "score_single_equal": "imp_single_equal",
+                  "advantage_level": "imp_single_equal", "advantage_multiple": "imp_multiple",
+                  "score_multiple": "imp_multiple", "params_ratio_multiple": "imp_multiple",
+                  "score_dense": "imp_single", "baseline_failed": "imp_single"}
 TOP_KEYS = {"name", "description", "base", "space", "objectives", "sampler", "seed", "samples",
             "max_concurrent", "stopper", "scheduler", "resources"}
 SAMPLERS = ("tpe", "random", "nsga2")
@@ -55,11 +77,14 @@ class Objective:
     metric: str
     mode: str  # max | min
     routing: str = "oracle"  # which routing's row the metric is read from (rtl_sweep/routing.py)
+    at: str = "final"  # where a trial's value is read: final (target sparsity) | best | a sparsity
 
     @property
     def key(self) -> str:
-        """The name the trial reports it under: the metric, suffixed by a routing other than the oracle."""
-        return self.metric if self.routing == "oracle" else f"{self.metric}_{self.routing}"
+        """The name Tune and Optuna know it by, and the trials column after `obj_`: the metric,
+        suffixed by a routing other than the oracle, then by where it is read unless at the end."""
+        base = self.metric if self.routing == "oracle" else f"{self.metric}_{self.routing}"
+        return base if self.at == "final" else f"{base}_at_{self.at.replace('.', 'p')}"
 
 
 @dataclass(frozen=True)
@@ -86,15 +111,23 @@ class SweepSpec:
     scheduler: str = "none"                          # none | asha
     resources: Resources = Resources()
     description: str = ""
+    groups: dict = field(default_factory=dict)       # grouped categorical: name -> {label: {key: value}}
 
     def base_config(self) -> RunConfig:
         return RunConfig().with_overrides(self.base)
 
     def trial_config(self, params: dict) -> RunConfig:
-        cfg = RunConfig().with_overrides({**self.base, **params})
+        cfg = RunConfig().with_overrides({**self.base, **self.expand(params)})
         # The routings the objectives read are scored too (routes are not part of the run's hash).
         extra = [r for r in self.routings if r not in routes_of(cfg)]
         return dataclasses.replace(cfg, routes=routes_of(cfg) + extra) if extra else cfg
+
+    def expand(self, params: dict) -> dict:
+        """Sampled values as config keys: a grouped choice becomes the keys of its group."""
+        out = {}
+        for k, v in params.items():
+            out.update(self.groups[k][v] if k in self.groups else {k: v})
+        return out
 
     @property
     def routings(self) -> list[str]:
@@ -102,6 +135,7 @@ class SweepSpec:
 
     @property
     def metrics(self) -> list[str]:
+        """The objectives' keys (metric, or metric_at_<where> for an objective not read at the end)."""
         return [o.key for o in self.objectives]
 
     @property
@@ -133,11 +167,21 @@ def parse_space(raw: dict, path: str = "<space>", overrides: dict | None = None)
         near = difflib.get_close_matches(key, sorted(TOP_KEYS), n=3)
         raise _fail(path, f"unknown top-level key {key!r}",
                     f"did you mean {', '.join(near)}?" if near else f"use {', '.join(sorted(TOP_KEYS))}")
-    base = _flatten(raw.get("base") or {}, path, "base")
+    base = absolute_paths(_flatten(raw.get("base") or {}, path, "base"))
     space_raw = raw.get("space") or {}
     if not isinstance(space_raw, dict) or not space_raw:
         raise _fail(path, "'space' must map config keys to distributions", "add at least one searched key")
-    space = {key: to_distribution(key, spec, path) for key, spec in _flatten_space(space_raw).items()}
+    space, groups = {}, {}
+    for key, spec in _flatten_space(space_raw).items():
+        if _is_group(key, spec):
+            groups[key] = _groups(key, spec, base, path)
+            space[key] = _od().CategoricalDistribution(list(groups[key]))
+        else:
+            space[key] = to_distribution(key, spec, path)
+    grouped = {k for g in groups.values() for choice in g.values() for k in choice}
+    if grouped & set(space):
+        raise _fail(path, f"{sorted(grouped & set(space))[0]!r} is both searched and set by a grouped choice",
+                    "keep one")
     both = set(base) & set(space)
     if both:
         raise _fail(path, f"{sorted(both)[0]!r} is both fixed (base) and searched (space)", "keep one")
@@ -161,7 +205,7 @@ def parse_space(raw: dict, path: str = "<space>", overrides: dict | None = None)
                      objectives=objectives, sampler=sampler, seed=int(raw.get("seed", 0)),
                      samples=int(raw.get("samples", 8)), max_concurrent=int(raw.get("max_concurrent", 1)),
                      stopper=dict(raw.get("stopper") or {"collapse": True}), scheduler=scheduler,
-                     resources=resources, description=str(raw.get("description", "")))
+                     resources=resources, description=str(raw.get("description", "")), groups=groups)
     if overrides:
         spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
     try:
@@ -174,7 +218,71 @@ def parse_space(raw: dict, path: str = "<space>", overrides: dict | None = None)
             check_routes(proto, spec.routings, what="objective routing")
         except ConfigError as e:
             raise _fail(path, e.problem, e.fix)
+    _check_baselines(spec, path)
     return spec
+
+
+def absolute_paths(keys: dict) -> dict:
+    """A relative data.path from the directory the space is loaded in, absolute: Tune runs each
+    trial in its own working directory, where a relative path names another file."""
+    p = keys.get("data.path")
+    if p and "://" not in str(p) and not Path(str(p)).is_absolute():
+        keys = {**keys, "data.path": str(Path(str(p)).absolute())}
+    return keys
+
+
+def _od():
+    import optuna.distributions as od
+    return od
+
+
+def _is_group(key: str, spec: Any) -> bool:
+    """A categorical that is not a config key and whose choices are mappings of config keys."""
+    return (key not in all_keys() and isinstance(spec, dict) and spec.get("type") == "categorical"
+            and isinstance(spec.get("choices"), list) and bool(spec["choices"])
+            and all(isinstance(c, dict) for c in spec["choices"]))
+
+
+def _groups(key: str, spec: dict, base: dict, path: str) -> dict[str, dict]:
+    """label -> the keys a grouped choice sets; each group with `base` must make a valid config, so a
+    search never draws an invalid pair. The label is `label` if the choice gives one, else its values
+    joined by '/'."""
+    out = {}
+    for choice in spec["choices"]:
+        choice = dict(choice)
+        label = str(choice.pop("label", "/".join(map(str, choice.values()))))
+        flat = absolute_paths(_flatten(choice, path, f"space.{key}"))
+        if not flat or label in out:
+            raise _fail(path, f"grouped choice {label!r} of {key!r} is empty or repeated",
+                        "give each choice its own keys (or its own `label`)")
+        try:
+            RunConfig().with_overrides({**base, **flat}).validate()
+        except ConfigError as e:
+            raise _fail(path, f"space key {key!r}: choice {label!r} is not allowed ({e.problem})", e.fix)
+        out[label] = flat
+    return out
+
+
+def _values(spec: SweepSpec, key: str) -> list:
+    """Every value config key `key` can take in a trial of `spec`."""
+    if key in spec.space:
+        return list(getattr(spec.space[key], "choices", []))
+    base = spec.base_config()
+    for part in key.split("."):
+        base = getattr(base, part)
+    return [base] + [c.get(key, base) for g in spec.groups.values() for c in g.values()]
+
+
+def _check_baselines(spec: SweepSpec, path: str) -> None:
+    """An objective on a baseline a trial may not run is refused."""
+    for o in spec.objectives:
+        need = NEEDS_BASELINE.get(o.metric)
+        if need is None:
+            continue
+        for value in _values(spec, "baselines"):
+            if need not in (value or []):
+                raise _fail(path, f"objective {o.metric!r} needs the baseline {need}, which a trial may "
+                                  f"not run (baselines: {value})", f"add {need} to baselines")
 
 
 def _flatten(d: dict, path: str, where: str, prefix: str = "") -> dict:
@@ -269,14 +377,26 @@ def _objective(o: Any, path: str) -> Objective:
         o = {"metric": o, "mode": "max"}
     if not isinstance(o, dict) or "metric" not in o:
         raise _fail(path, f"objective {o!r} needs a metric", "write {metric: balanced_accuracy, mode: max}")
-    bad = set(o) - {"metric", "mode", "routing"}
+    bad = set(o) - {"metric", "mode", "routing", "at"}
     if bad:
-        raise _fail(path, f"objective {o!r} has unknown field {sorted(bad)[0]!r}", "use metric, mode and routing")
+        raise _fail(path, f"objective {o!r} has unknown field {sorted(bad)[0]!r}", "use metric, mode, routing and at")
     metric, mode, routing = o["metric"], o.get("mode", "max"), o.get("routing", "oracle")
-    if metric not in RECORDED_METRICS:
-        near = difflib.get_close_matches(str(metric), list(RECORDED_METRICS), n=3)
+    if metric not in REPORTED_METRICS:
+        near = difflib.get_close_matches(str(metric), list(REPORTED_METRICS), n=3)
         raise _fail(path, f"objective {metric!r} is not a recorded metric",
-                    f"nearest: {', '.join(near)}" if near else f"use one of {', '.join(RECORDED_METRICS)}")
+                    f"nearest: {', '.join(near)}" if near else f"use one of {', '.join(REPORTED_METRICS)}")
     if mode not in ("max", "min"):
         raise _fail(path, f"objective {metric!r} has mode {mode!r}", "use max or min")
-    return Objective(metric, mode, str(routing))
+    at = o.get("at", "final")
+    if at not in ("final", "best"):
+        try:
+            if not 0.0 <= float(at) < 1.0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise _fail(path, f"objective {metric!r} has at: {at!r}",
+                        "use final, best, or a sparsity in [0, 1) (the first level at or past it)")
+        at = str(float(at))
+    if routing != "oracle" and at != "final":
+        raise _fail(path, f"objective {metric!r} reads routing {routing} at {at}",
+                    "a routing's objective is read at the end: drop `at`, or use the oracle")
+    return Objective(metric, mode, str(routing), at)

@@ -1,6 +1,9 @@
 """A sweep's own tables: one `trials` part per trial (written once, never rewritten) and the Pareto front.
 
-    python -c "from rtl_sweep.sweep.tables import pareto_front; print(pareto_front([(0.9, 5), (0.8, 3), (0.7, 6)], ['max', 'min']))"
+    python -c "from rtl_sweep.sweep.tables import trial_status; print(trial_status({'level': 1, 'levels_total': 4}, None))"
+
+`trial_row` is the one builder of a trial's row: the Tune callback (sweep/writer.py) and the
+reconciliation after a resume (sweep/tuner.py) both go through `ended_row`, which calls it.
 """
 
 from __future__ import annotations
@@ -10,9 +13,12 @@ import math
 
 import pyarrow as pa
 
-from rtl_sweep.schema import to_table
+from rtl_sweep.schema import TABLES, to_table
 from rtl_sweep.store import Store
-from rtl_sweep.sweep.space import SweepSpec
+from rtl_sweep.sweep.space import REPORTED_METRICS, SweepSpec
+
+# The reported metrics a trial's row keeps, as reported at its last level.
+ROW_METRICS = [m for m in REPORTED_METRICS if m in {c[0] for c in TABLES["trials"]["columns"]}]
 
 
 def param_column(key: str) -> str:
@@ -40,11 +46,11 @@ def trial_row(spec: SweepSpec, trial_id: str, params: dict, status: str, last: d
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
     row = {"sweep": spec.name, "trial_id": trial_id, "trial_number": number, "run_id": last.get("run_id"),
            "status": status, "levels": (int(last["level"]) + 1) if "level" in last else 0,
-           "k": num("k"), "sparsity": num("sparsity"), "balanced_accuracy": num("balanced_accuracy"),
+           "k": num("k"), **{m: num(m) for m in ROW_METRICS},
            "best_balanced_accuracy": None if math.isnan(best_bal) else best_bal,
-           "params_prunable": int(last["params_prunable"]) if num("params_prunable") is not None else None,
-           "mean_jaccard": num("mean_jaccard"), "collapse_sparsity": num("collapse_sparsity"),
-           "objective": None, "wall_s": wall, "error": error}
+           "collapse_sparsity": num("collapse_sparsity"), "objective": None, "wall_s": wall, "error": error}
+    if row.get("params_prunable") is not None:
+        row["params_prunable"] = int(row["params_prunable"])
     # Objectives are the values at the target sparsity: a trial stopped before it has none (its
     # last level is not comparable with a finished trial's), as Optuna records it PRUNED.
     for m in spec.metrics:
@@ -53,6 +59,22 @@ def trial_row(spec: SweepSpec, trial_id: str, params: dict, status: str, last: d
     for key in spec.space:
         row[param_column(key)] = params.get(key)
     return row
+
+
+def error_line(error) -> str | None:
+    """The last line of a trial's error (its exception), at most 500 characters; None for no error."""
+    if error is None or error is False:
+        return None
+    msg = str(error).strip()
+    return msg.splitlines()[-1][:500] if msg else "the trial raised an error"
+
+
+def ended_row(spec: SweepSpec, trial_id: str, config: dict, last: dict, error, best_bal: float,
+              wall: float, numbers: dict[str, int]) -> dict:
+    """The row of an ended trial from what Tune kept of it: its config, last result and error."""
+    error = error_line(error)
+    return trial_row(spec, trial_id, {k: config.get(k) for k in spec.space}, trial_status(last, error), last,
+                     best_bal, wall, error, numbers.get(trial_id))
 
 
 def extra_columns(spec: SweepSpec) -> dict:
@@ -88,24 +110,14 @@ def write_trial(store: Store, spec: SweepSpec, row: dict) -> bool:
     return True
 
 
-def pareto_front(points: list[tuple], modes: list[str]) -> list[int]:
-    """Indices of the non-dominated points (maximise 'max' coordinates, minimise 'min' ones)."""
-    signed = [tuple(v if m == "max" else -v for v, m in zip(p, modes)) for p in points]
-    front = []
-    for i, a in enumerate(signed):
-        dominated = any(all(b[j] >= a[j] for j in range(len(a))) and any(b[j] > a[j] for j in range(len(a)))
-                        for k, b in enumerate(signed) if k != i)
-        if not dominated:
-            front.append(i)
-    return front
-
-
-def write_pareto(store: Store, spec: SweepSpec, rows: list[dict]) -> list[dict]:
-    usable = [r for r in rows if all(r.get("obj_" + m) is not None for m in spec.metrics)]
-    if not usable:
+def write_pareto(store: Store, spec: SweepSpec, rows: list[dict], best_ids: list[str]) -> list[dict]:
+    """The best trials (Optuna's `study.best_trials`: the Pareto front for several objectives), ranked
+    by the first objective."""
+    by_id = {r["trial_id"]: r for r in rows}
+    front = [by_id[t] for t in best_ids
+             if t in by_id and all(by_id[t].get("obj_" + m) is not None for m in spec.metrics)]
+    if not front:
         return []
-    front = [usable[i] for i in pareto_front([tuple(r["obj_" + m] for m in spec.metrics) for r in usable],
-                                             spec.modes)]
     first, mode = spec.metrics[0], spec.modes[0]
     front.sort(key=lambda r: r["obj_" + first], reverse=(mode == "max"))
     out = [{"sweep": spec.name, "trial_id": r["trial_id"], "rank": i + 1,
@@ -114,4 +126,27 @@ def write_pareto(store: Store, spec: SweepSpec, rows: list[dict]) -> list[dict]:
            for i, r in enumerate(front)]
     store.write_table("tables/pareto/front.parquet",
                       to_table("pareto", out, {"obj_" + m: pa.float64() for m in spec.metrics}))
+    return out
+
+
+def confirm_file(trial_id: str, seed: int) -> str:
+    return f"tables/confirm/{trial_id}-s{seed}.parquet"
+
+
+def write_confirm(store: Store, spec: SweepSpec, trial: dict, seed: int, got: dict) -> dict:
+    """One confirmation rerun's row: the trial it reruns, the seed, its objectives and advantages."""
+    row = {"sweep": spec.name, "trial_id": trial["trial_id"], "trial_number": trial.get("trial_number"),
+           "seed": seed, **got}
+    row = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+    for m in spec.metrics:
+        row["obj_" + m] = row.get(m)
+    store.write_table(confirm_file(trial["trial_id"], seed),
+                      to_table("confirm", [row], {"obj_" + m: pa.float64() for m in spec.metrics}))
+    return row
+
+
+def confirm_rows(store: Store) -> list[dict]:
+    out = []
+    for rel in store.list("tables/confirm", ".parquet"):
+        out += store.read_table(rel).to_pylist()
     return out

@@ -16,13 +16,11 @@ import math
 from ray import tune
 
 from rtl_sweep.schema import ROUTED_TICKET
-from rtl_sweep.sweep.space import Resources, SweepSpec
+from rtl_sweep.sweep import objectives
+from rtl_sweep.sweep.space import REPORTED_METRICS, Resources, SweepSpec
 from rtl_sweep.sweep.stopper import CollapseStopper
 from rtl_sweep.sweep.tables import ended_early, row_file
 
-REPORTED = ("level", "sparsity", "union_sparsity", "balanced_accuracy", "precision", "recall", "accuracy",
-            "psnr", "ssim", "params_prunable", "params_total", "mean_jaccard", "jaccard_chance", "signal",
-            "dead_tickets", "router_params", "router_agreement", "params_with_router")
 
 
 def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
@@ -41,13 +39,14 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
               trial={"trial_id": trial_id, "sweep": spec.name})
     collapse_sparsity = math.nan
     stopper = CollapseStopper(int(spec.stopper.get("min_level", 0))) if spec.stopper.get("collapse") else None
-    done, recorded = 0, False
+    done, recorded, rows = 0, False, []
     try:
         for rec in run.levels():
             row, done = rec["rtl"], rec["level"] + 1
+            rows += rec["rounds"]
             if row.get("collapse") and math.isnan(collapse_sparsity):
                 collapse_sparsity = row["sparsity"]
-            metrics = {k: (float(row[k]) if row.get(k) is not None else math.nan) for k in REPORTED}
+            metrics = _metrics(spec, run, rows)
             metrics.update(routed_metrics(spec, rec))
             metrics.update(collapse=float(bool(row.get("collapse"))), collapse_sparsity=collapse_sparsity,
                            k=run.ctx.K, ticket_rounds=run.ctx.K * done,
@@ -59,6 +58,9 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
                 run.record_status("stopped_collapse", done)
                 recorded = True
             tune.report(metrics)  # when Tune stops the trial, this raises in the trial
+        if run.late:  # the last level's equal-parameter baseline: its advantage, before the run ends
+            metrics.update(_metrics(spec, run, rows + run.late))
+            tune.report(metrics)
         run.finish("completed", run.ctx.levels)
     except BaseException:
         try:
@@ -68,6 +70,11 @@ def rtl_trial(config: dict, spec: SweepSpec, sweep_dir: str) -> None:
             run.executor.close()
         raise
 
+def _metrics(spec: SweepSpec, run, rows: list[dict]) -> dict:
+    from rtl_sweep.methods import reported
+    hist = objectives.history(run.ctx.task, reported(run.cfg).name, rows)
+    out = objectives.report(spec, hist)
+    return {k: out.get(k, math.nan) for k in [*REPORTED_METRICS, *spec.metrics]}
 
 def routed_metrics(spec: SweepSpec, rec: dict) -> dict:
     """Objectives read from another routing's row of the reported RTL method (ticket -2)."""
