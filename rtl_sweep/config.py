@@ -331,9 +331,11 @@ _NOT_UNDER = {  # protocol -> (why another routing makes no sense there, what to
 
 
 def routes_of(cfg: "RunConfig") -> list[str]:
-    """The routings a run scores: the oracle first, then `routes` (or the protocol's default)."""
+    """The routings a run scores: the oracle first, then `routes` (or the protocol's default; the
+    routings are classification's: another task, e.g. INR, routes by its oracle alone)."""
     out = ["oracle"]
-    for r in cfg.routes or DEFAULT_ROUTES.get(cfg.protocol, ()):
+    default = DEFAULT_ROUTES.get(cfg.protocol, ()) if cfg.task == "classification" else ()
+    for r in cfg.routes or default:
         if r not in out:
             out.append(r)
     return out

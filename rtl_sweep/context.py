@@ -117,16 +117,32 @@ def shared_parts(ctx: RunContext) -> SharedParts:
 PARTS_FILE = "parts.pt"
 
 
+def _plain(v):
+    """A value `weights_only` loading can read: numpy arrays (at any depth) become tagged tensors."""
+    if isinstance(v, np.ndarray):
+        return {"__numpy__": torch.from_numpy(np.ascontiguousarray(v))}
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return type(v)(_plain(x) for x in v)
+    return v
+
+
+def _unplain(v):
+    if isinstance(v, dict) and set(v) == {"__numpy__"}:
+        return v["__numpy__"].numpy()
+    if isinstance(v, (list, tuple)):
+        return type(v)(_unplain(x) for x in v)
+    return v
+
+
 def parts_bytes(parts: SharedParts) -> bytes:
     """The parts as plain fields (tensors, lists, numbers), so `weights_only` loading reads them."""
     def plain(obj) -> dict:
-        return {f.name: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
-                for f in fields(obj) for v in [getattr(obj, f.name)]}
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
     kind = type(parts.data)  # a task may extend Dataset (the INR task's ImageDataset)
     return tensor_bytes({"cfg": parts.cfg.to_dict(), "data": plain(parts.data),
                          "data_class": f"{kind.__module__}:{kind.__qualname__}",
-                         "data_numpy": [f.name for f in fields(parts.data)
-                                        if isinstance(getattr(parts.data, f.name), np.ndarray)],
                          "partition": plain(parts.partition), "init_params": parts.init_params,
                          "init_buffers": parts.init_buffers, "rewind_params": parts.rewind_params,
                          "rewind_buffers": parts.rewind_buffers})
@@ -134,12 +150,11 @@ def parts_bytes(parts: SharedParts) -> bytes:
 
 def load_parts(blob: bytes) -> SharedParts:
     d = tensor_load(blob)
-    module, name = d.get("data_class", f"{Dataset.__module__}:Dataset").split(":")
+    module, name = d["data_class"].split(":")
     data_class = getattr(importlib.import_module(module), name)
     if not issubclass(data_class, Dataset):  # the file names a class; only datasets are built
         raise TypeError(f"{PARTS_FILE} names {module}:{name}, which is not a Dataset")
-    partition = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in d["partition"].items()}
-    data = {k: v.numpy() if k in d.get("data_numpy", ()) else v for k, v in d["data"].items()}
+    data = {k: _unplain(v) for k, v in d["data"].items()}
+    partition = {k: _unplain(v) for k, v in d["partition"].items()}
     return SharedParts(RunConfig.from_dict(d["cfg"]), data_class(**data), Partition(**partition),
                        d["init_params"], d["init_buffers"], d["rewind_params"], d["rewind_buffers"])
-

@@ -9,21 +9,25 @@ import pytest
 import torch
 
 
-@pytest.fixture
-def two_node_cluster():
+def _cluster(head: dict, worker: dict):
+    """A head and a worker node on 127.0.0.1, with Ray connected to them; shut down after."""
     import ray
     from ray.cluster_utils import Cluster
     if ray.is_initialized():
         ray.shutdown()
     cluster = Cluster(initialize_head=True, head_node_args={
-        "node_ip_address": "127.0.0.1", "num_cpus": 1, "resources": {"ticket_slot": 1},
-        "include_dashboard": False})
-    cluster.add_node(node_ip_address="127.0.0.1", num_cpus=1, num_gpus=1, resources={"ticket_slot": 1})
+        "node_ip_address": "127.0.0.1", "num_cpus": 1, "include_dashboard": False, **head})
+    cluster.add_node(node_ip_address="127.0.0.1", num_cpus=1, **worker)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address)
     yield cluster
     ray.shutdown()
     cluster.shutdown()
+
+
+@pytest.fixture
+def two_node_cluster():
+    yield from _cluster({"resources": {"ticket_slot": 1}}, {"num_gpus": 1, "resources": {"ticket_slot": 1}})
 
 
 def test_tickets_spread_over_nodes_and_records_in_shared_folder(two_node_cluster, tmp_path):
@@ -77,18 +81,7 @@ def test_declared_gpu_is_assigned_and_torch_stays_on_cpu(two_node_cluster):
 
 @pytest.fixture
 def two_gpu_nodes():
-    import ray
-    from ray.cluster_utils import Cluster
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "node_ip_address": "127.0.0.1", "num_cpus": 1, "num_gpus": 1, "include_dashboard": False})
-    cluster.add_node(node_ip_address="127.0.0.1", num_cpus=1, num_gpus=1)
-    cluster.wait_for_nodes()
-    ray.init(address=cluster.address)
-    yield cluster
-    ray.shutdown()
-    cluster.shutdown()
+    yield from _cluster({"num_gpus": 1}, {"num_gpus": 1})
 
 
 def test_fused_stacks_are_cut_over_gpu_actors(two_gpu_nodes, tmp_path):

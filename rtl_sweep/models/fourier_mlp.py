@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from rtl_sweep.models.coordinate import coordinate_prunable
+
 
 class FourierMLP(nn.Module):
     """gamma(x) (2*features) -> first (width) ReLU -> `depth` hidden (width) ReLU -> classifier.
@@ -41,12 +43,7 @@ class FourierMLP(nn.Module):
         self.classifier = nn.Linear(width, num_outputs)
 
     def prunable_names(self) -> list[str]:
-        names = [f"hidden.{i}.weight" for i in range(len(self.hidden))]
-        if self.prune_first:
-            names.insert(0, "first.weight")
-        if self.prune_last:
-            names.append("classifier.weight")
-        return names
+        return coordinate_prunable(self)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """gamma(x): [B, 2*features]."""

@@ -15,6 +15,8 @@ import math
 import torch
 from torch import nn
 
+from rtl_sweep.models.coordinate import coordinate_prunable
+
 
 class Siren(nn.Module):
     """first (in -> width) sin -> `depth` hidden (width -> width) sin -> classifier (width -> out).
@@ -47,12 +49,7 @@ class Siren(nn.Module):
                 layer.weight.uniform_(-bound, bound)
 
     def prunable_names(self) -> list[str]:
-        names = [f"hidden.{i}.weight" for i in range(len(self.hidden))]
-        if self.prune_first:
-            names.insert(0, "first.weight")
-        if self.prune_last:
-            names.append("classifier.weight")
-        return names
+        return coordinate_prunable(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.sin(self.omega_0 * self.first(torch.flatten(x, 1)))
