@@ -184,11 +184,12 @@ def _cifar10_present(cfg) -> bool:
 
 def _split_by_method(units: list) -> dict[str, list]:
     """A wave's units by the method whose wall they count to (joint retraining is RTL's)."""
+    from rtl_sweep.methods import IMP_MULTIPLE, RTL_TICKETS
     out = {"rtl": [], "imp_multiple": [], "imp_single": []}
     for u in (p for x in units for p in (x.parts if x.kind == "stack" else (x,))):
-        if u.kind == "joint" or (u.kind == "loop" and u.loop_kind == "rtl"):
+        if u.kind == "joint" or (u.kind == "loop" and u.loop_kind == RTL_TICKETS.loop):
             out["rtl"].append(u)
-        elif u.kind == "loop" and u.loop_kind == "imp_multiple":
+        elif u.kind == "loop" and u.loop_kind == IMP_MULTIPLE.loop:
             out["imp_multiple"].append(u)
         else:  # the single model and the equal-parameter model
             out["imp_single"].append(u)
