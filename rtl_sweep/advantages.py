@@ -24,9 +24,6 @@ import math
 from rtl_sweep import methods
 
 ADVANTAGES = ("advantage_single_equal", "advantage_multiple", "params_ratio_multiple")
-# A baseline that lost more than this (on a [0, 1] score: 2 points) against its own dense model
-# has failed to train; an advantage won against it is not a finding.
-BASELINE_DROP = 0.02
 
 
 def _score(row: dict | None, main: str) -> float:
@@ -63,8 +60,8 @@ def level_metrics(task, reported: str, rows: list[dict]) -> dict[int, dict]:
     """Per level, what a sweep reports about the advantages (from the aggregate rows of `rounds`):
     the three advantages, the absolute scores beside them (`score_rtl`, `score_single_equal`,
     `score_multiple`, `score_dense` = IMP single at level 0) and `baseline_failed` (1.0 when the
-    equal-parameter model, or IMP single without it, is more than BASELINE_DROP below the dense
-    model). A value whose rows do not exist (yet) is NaN."""
+    equal-parameter model, or IMP single without it, is below the dense model by more than the
+    task's `baseline_drop`). A value whose rows do not exist (yet) is NaN."""
     main, up = task.main_score, task.higher_is_better
     by = {(r["method"], r["level"]): r for r in rows if r["ticket"] == -1}
     dense = _score(by.get((methods.IMP_SINGLE.name, 0)), main)
@@ -81,6 +78,6 @@ def level_metrics(task, reported: str, rows: list[dict]) -> dict[int, dict]:
         d["params_ratio_multiple"] = (rtl["params_prunable"] / max(1, mult["params_prunable"])
                                       if mult is not None else math.nan)
         drop = signed(up, dense, _score(single, main))
-        d["baseline_failed"] = math.nan if math.isnan(drop) else float(drop > BASELINE_DROP)
+        d["baseline_failed"] = math.nan if math.isnan(drop) else float(drop > task.baseline_drop)
         out[level] = d
     return out

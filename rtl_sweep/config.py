@@ -110,6 +110,9 @@ class JointConfig:
     lr: float = _f(1.0e-3, "Adam learning rate (joint retraining)")
     variant: str = _f("sequential", "sequential: the paper's step per ticket in turn | summed: one "
                                     "step with the K masked updates summed (a different algorithm)")
+    compile: str = _f("off", "off | default | reduce-overhead: torch.compile the masked forward (and "
+                             "so its backward) with this mode; reduce-overhead adds CUDA graphs on "
+                             "CUDA. Off unless `rtl-sweep bench joint` measures it faster on your device")
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,9 @@ class RunConfig:
                                      "(keys you leave unset take the task's defaults: TASK_DEFAULTS)")
     precision: str = _f("fp32", "fp32 | bf16: bf16 autocast of the forward passes (fp32 weights, Adam "
                                 "state and losses); fp32 is the reference")
+    memory_format: str = _f("contiguous", "contiguous | channels_last: conv models (cnn, ghostnet) run "
+                                          "their per-model passes in NHWC, the layout tensor cores "
+                                          "and oneDNN prefer; fused stacks stay contiguous (vmap)")
     protocol: str = _f("ovr", "ovr: each ticket a binary detector of its subset (the paper) | "
                               "multiclass: the routed ticket predicts the class")
     baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
@@ -250,11 +256,17 @@ class RunConfig:
             raise ConfigError("prune.rewind_step must be >= 0", "use 0 for the init")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"precision={self.precision!r} is unknown", "use fp32 or bf16")
+        if self.memory_format not in ("contiguous", "channels_last"):
+            raise ConfigError(f"memory_format={self.memory_format!r} is unknown",
+                              "use contiguous or channels_last")
         if self.protocol not in ("ovr", "multiclass"):
             raise ConfigError(f"protocol={self.protocol!r} is unknown", "use ovr or multiclass")
         if self.joint.variant not in ("sequential", "summed"):
             raise ConfigError(f"joint.variant={self.joint.variant!r} is unknown",
                               "use sequential or summed")
+        if self.joint.compile not in ("off", "default", "reduce-overhead"):
+            raise ConfigError(f"joint.compile={self.joint.compile!r} is unknown",
+                              "use off, default or reduce-overhead")
         if self.joint.epochs < 0:
             raise ConfigError("joint.epochs must be >= 0", "use 0 to skip joint retraining")
         if self.signal.watch not in ("layer_relative", "global_relative", "global"):

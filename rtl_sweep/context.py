@@ -19,6 +19,7 @@ import torch
 from rtl_sweep.config import RunConfig
 from rtl_sweep.data import Dataset
 from rtl_sweep.device import deterministic_cuda, pick_device
+from rtl_sweep.errors import ConfigError
 from rtl_sweep.models import prunable_names
 from rtl_sweep.partition import Partition
 from rtl_sweep.pruning import kept_schedule
@@ -86,7 +87,7 @@ def build_context(cfg: RunConfig, device: str | torch.device = "auto",
     torch.manual_seed(derive_seed(cfg.seed, "init"))
     module = task.build_model(cfg, data, num_outputs).to(dev)
     names = prunable_names(module)
-    model = TicketModel(module, names)
+    model = TicketModel(module, names, _memory_format(cfg, module, names))
     if parts is None:
         init_params = {n: p.detach().cpu().clone() for n, p in module.named_parameters()}
         init_buffers = {n: b.detach().cpu().clone() for n, b in module.named_buffers()}
@@ -105,6 +106,16 @@ def build_context(cfg: RunConfig, device: str | torch.device = "auto",
         from rtl_sweep.rewind import late_rewind_point
         ctx.rewind_params, ctx.rewind_buffers = late_rewind_point(ctx)
     return ctx
+
+
+def _memory_format(cfg: RunConfig, module: torch.nn.Module, names: list[str]) -> torch.memory_format:
+    if cfg.memory_format == "contiguous":
+        return torch.contiguous_format
+    weights = dict(module.named_parameters())
+    if not any(weights[n].dim() == 4 for n in names):
+        raise ConfigError(f"memory_format=channels_last needs a conv model; model.name={cfg.model.name} "
+                          "has no convolutions", "use model.name=cnn or ghostnet, or leave memory_format unset")
+    return torch.channels_last
 
 
 def shared_parts(ctx: RunContext) -> SharedParts:

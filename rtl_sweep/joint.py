@@ -30,13 +30,14 @@ from rtl_sweep.training import derive_seed, float_mask, new_state, predict_logit
 
 def joint_retrain(ctx: RunContext, masks: list[Mask], level: int) -> tuple[dict, dict]:
     cfg = ctx.cfg
-    params, bufs = new_state(ctx.rewind_params, ctx.rewind_buffers, ctx.device)
-    fmasks = [float_mask(m, ctx.device) for m in masks]
+    params, bufs = new_state(ctx.rewind_params, ctx.rewind_buffers, ctx.device, ctx.model.memory_format)
+    fmasks = [float_mask(m, ctx.device, ctx.model.memory_format) for m in masks]
     targets = [ctx.task.ticket_target(ctx, k) for k in range(ctx.K)]
     # On CUDA one fused kernel per Adam step (the sequential algorithm takes K steps per batch
     # index, so launches dominate); on CPU torch's default, which the reference runs used.
     fused = ctx.device.type == "cuda"
     n_opts = ctx.K if cfg.joint.variant == "sequential" else 1
+    forward = compiled(ctx.model.forward, cfg.joint.compile)
     opts = [torch.optim.Adam(params.values(), lr=cfg.joint.lr, fused=fused or None) for _ in range(n_opts)]
     ctx.model.module.train()
     for epoch in range(cfg.joint.epochs):
@@ -48,13 +49,13 @@ def joint_retrain(ctx: RunContext, masks: list[Mask], level: int) -> tuple[dict,
             if cfg.joint.variant == "sequential":
                 for k in range(ctx.K):
                     idx, tgt = batches[k][m % len(batches[k])]
-                    _backward(ctx, params, bufs, fmasks[k], targets[k], idx, tgt, opts[k])
+                    _backward(ctx, forward, params, bufs, fmasks[k], targets[k], idx, tgt, opts[k])
                     opts[k].step()
             else:
                 opts[0].zero_grad(set_to_none=True)
                 for k in range(ctx.K):
                     idx, tgt = batches[k][m % len(batches[k])]
-                    _backward(ctx, params, bufs, fmasks[k], targets[k], idx, tgt, None)
+                    _backward(ctx, forward, params, bufs, fmasks[k], targets[k], idx, tgt, None)
                 opts[0].step()
     return params, bufs
 
@@ -70,12 +71,24 @@ def on_device(batches: list[tuple[torch.Tensor, torch.Tensor]], device: torch.de
     return list(zip(idx.split(sizes), tgt.split(sizes)))
 
 
-def _backward(ctx, params, bufs, fmask, obj, idx, tgt, opt) -> None:
+def compiled(forward, mode: str):
+    """`forward` under torch.compile (`joint.compile`), or itself when off. Only the masked forward
+    is compiled: its graph is the same for every ticket (the masks are inputs), where a compiled
+    loss would be traced again per ticket (each detector reads its own output column). The compiled
+    forward's backward is compiled with it. The batch size is left to torch's default (static,
+    then dynamic at the first new size): each ticket's last batch of an epoch has its own size, and
+    a graph per size would pass torch's recompile limit at K = 10."""
+    if mode == "off":
+        return forward
+    return torch.compile(forward, mode=mode)
+
+
+def _backward(ctx, forward, params, bufs, fmask, obj, idx, tgt, opt) -> None:
     if opt is not None:
         opt.zero_grad(set_to_none=True)
     xb = ctx.x_train.index_select(0, idx.to(ctx.device))
     with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=ctx.cfg.precision == "bf16"):
-        out = ctx.model.forward(params, bufs, fmask, xb)
+        out = forward(params, bufs, fmask, xb)
     loss = obj.loss(out.float(), tgt.to(ctx.device))
     loss.backward()
 
@@ -90,7 +103,8 @@ def run_joint(ctx: RunContext, store: Store, masks: list[Mask], level: int, rel:
     (zero outside the union), every ticket's test outputs and the masks to `rel`."""
     params, bufs = joint_retrain(ctx, masks, level)
     u = union(masks)
-    shared = {n: (p.detach().cpu() * u[n] if n in u else p.detach().cpu()) for n, p in params.items()}
+    cpu = {n: p.detach().cpu().contiguous() for n, p in params.items()}  # files keep one layout
+    shared = {n: (p * u[n] if n in u else p) for n, p in cpu.items()}
     out = {"logits": joint_logits(ctx, params, bufs, masks), "masks": masks, "shared": shared,
            "buffers": {n: b.cpu() for n, b in bufs.items()}}
     store.write_bytes(rel, tensor_bytes(out))

@@ -109,9 +109,10 @@ def equal_member(ctx: RunContext, store: Store, level: int, keep: int, rel: str)
 
 def run_member(ctx: RunContext, store: Store, m: Member) -> None:
     """Train one member alone and write its checkpoint."""
-    params, bufs = new_state(rewind(ctx.rewind_params, m.mask), ctx.rewind_buffers, ctx.device)
+    params, bufs = new_state(rewind(ctx.rewind_params, m.mask), ctx.rewind_buffers, ctx.device,
+                             ctx.model.memory_format)
     train(ctx.model, params, bufs, m.mask, m.target, ctx.x_train, m.epochs, ctx.cfg.prune.lr,
           ctx.cfg.prune.batch_size, m.seed, bf16=ctx.cfg.precision == "bf16")
-    trained = {n: p.detach().cpu() for n, p in params.items()}
+    trained = {n: p.detach().cpu().contiguous() for n, p in params.items()}  # files keep one layout
     logits = predict_logits(ctx.model, params, bufs, m.mask, ctx.x_test)
     store.write_bytes(m.ckpt, tensor_bytes({"mask": m.mask, "logits": logits, **m.finish(trained)}))

@@ -14,7 +14,7 @@ def late_rewind_point(ctx) -> tuple[dict, dict]:
     """Late rewinding with ONE shared rewind point: the dense model trained on all data (the single
     model's target) for `prune.rewind_step` steps, so every ticket still shares its start."""
     cfg = ctx.cfg
-    params, bufs = new_state(ctx.init_params, ctx.init_buffers, ctx.device)
+    params, bufs = new_state(ctx.init_params, ctx.init_buffers, ctx.device, ctx.model.memory_format)
     target = ctx.task.single_target(ctx)
     opt = torch.optim.Adam(params.values(), lr=cfg.prune.lr)
     steps, epoch = 0, 0
@@ -25,5 +25,5 @@ def late_rewind_point(ctx) -> tuple[dict, dict]:
             if steps >= cfg.prune.rewind_step:
                 break
         epoch += 1
-    return ({n: p.detach().cpu().clone() for n, p in params.items()},
+    return ({n: p.detach().cpu().contiguous().clone() for n, p in params.items()},
             {n: b.detach().cpu().clone() for n, b in bufs.items()})

@@ -164,7 +164,7 @@ TABLES: dict[str, dict] = {
             ("score_multiple", pa.float64(), "IMP multiple's main score at the last finished level"),
             ("score_dense", pa.float64(), "the dense model's main score (IMP single at level 0)"),
             ("baseline_failed", pa.float64(), "1 when the equal-parameter model (or IMP single) is more "
-                                              "than 2 points below its own dense model: an advantage "
+                                              "than 2 points (INR: 2 dB) below its own dense model: an advantage "
                                               "over it is no finding; 0 otherwise; null without it"),
             ("objective", pa.float64(), "the first objective's value at the target sparsity; null for "
                                         "a trial that did not get there (stopped or failed)"),

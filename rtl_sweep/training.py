@@ -70,14 +70,26 @@ class TrainTarget:
 
 
 class TicketModel:
-    """A module used functionally: parameters and buffers live in dicts owned by the caller."""
+    """A module used functionally: parameters and buffers live in dicts owned by the caller.
 
-    def __init__(self, module: torch.nn.Module, prunable: list[str]):
+    memory_format: the layout of the per-model passes' 4-D tensors (images, conv weights, their
+    masks). channels_last puts the batch through the convs in NHWC; callers lay out the weights and
+    masks once with `laid_out` (new_state, float_mask), so a step copies only its input batch.
+    """
+
+    def __init__(self, module: torch.nn.Module, prunable: list[str],
+                 memory_format: torch.memory_format = torch.contiguous_format):
         self.module = module
         self.prunable = list(prunable)
         self.buffer_names = [n for n, _ in module.named_buffers()]
+        self.memory_format = memory_format
 
-    def forward(self, params: dict, buffers: dict, mask: dict | None, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, params: dict, buffers: dict, mask: dict | None, x: torch.Tensor,
+                stacked: bool = False) -> torch.Tensor:
+        """stacked: called under vmap (rtl_sweep/vectorized.py), where torch cannot express a
+        layout other than contiguous, so the input is left as it is."""
+        if not stacked:
+            x = laid_out(x, self.memory_format)
         eff = dict(params)
         if mask is not None:
             for n in self.prunable:
@@ -86,13 +98,24 @@ class TicketModel:
         return functional_call(self.module, eff, (x,))
 
 
-def float_mask(mask: Mask, device: torch.device) -> dict[str, torch.Tensor]:
-    return {n: m.to(device=device, dtype=torch.float32) for n, m in mask.items()}
+def laid_out(t: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
+    """`t` in `memory_format` if it is 4-D (the only rank channels_last exists for), else `t`. For
+    contiguous_format a contiguous tensor comes back as itself: the default path copies nothing."""
+    return t.contiguous(memory_format=memory_format) if t.dim() == 4 else t
 
 
-def new_state(start: dict, buffers: dict, device: torch.device) -> tuple[dict, dict]:
-    """Trainable copies of parameters (leaf tensors) and buffers on `device`."""
-    params = {n: p.detach().clone().to(device).requires_grad_(True) for n, p in start.items()}
+def float_mask(mask: Mask, device: torch.device,
+               memory_format: torch.memory_format = torch.contiguous_format) -> dict[str, torch.Tensor]:
+    # The mask in the weight's layout: weight * mask then keeps it (mixed layouts would copy).
+    return {n: laid_out(m.to(device=device, dtype=torch.float32), memory_format) for n, m in mask.items()}
+
+
+def new_state(start: dict, buffers: dict, device: torch.device,
+              memory_format: torch.memory_format = torch.contiguous_format) -> tuple[dict, dict]:
+    """Trainable copies of parameters (leaf tensors) and buffers on `device`; 4-D weights in
+    `memory_format`, so their gradients and Adam moments (torch makes them alike) share it."""
+    params = {n: laid_out(p.detach().clone().to(device), memory_format).requires_grad_(True)
+              for n, p in start.items()}
     bufs = {n: b.detach().clone().to(device) for n, b in buffers.items()}
     return params, bufs
 
@@ -103,7 +126,7 @@ def train(model: TicketModel, params: dict, buffers: dict, mask: Mask | None, ta
     """Train `params` in place on `target` for `epochs`; x lives on the training device already.
     bf16: autocast the forward pass to bfloat16 (weights, Adam state and the loss stay fp32)."""
     device = x.device
-    fmask = float_mask(mask, device) if mask is not None else None
+    fmask = float_mask(mask, device, model.memory_format) if mask is not None else None
     opt = optimizer or torch.optim.Adam(params.values(), lr=lr)
     model.module.train()
     for epoch in range(epochs):
@@ -129,7 +152,7 @@ def step(model: TicketModel, params: dict, buffers: dict, fmask: dict | None, ta
 def predict_logits(model: TicketModel, params: dict, buffers: dict, mask: Mask | None,
                    x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     model.module.eval()
-    fmask = float_mask(mask, x.device) if mask is not None else None
+    fmask = float_mask(mask, x.device, model.memory_format) if mask is not None else None
     out = [model.forward(params, buffers, fmask, x[i:i + chunk]) for i in range(0, len(x), chunk)]
     model.module.train()
     return torch.cat(out).float().cpu()

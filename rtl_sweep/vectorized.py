@@ -97,7 +97,7 @@ def batched_forward(model: TicketModel, params: dict, buffers: dict, masks: dict
     """Logits [K, B, out]. Default: everything stacked over K (x is [K, B, ...]). shared=True: ONE
     set of weights and buffers and ONE input [B, ...] seen through K masks (joint retraining)."""
     in_dims = (None, None, 0, None) if shared else (0, 0, 0, 0)
-    return vmap(model.forward, in_dims=in_dims)(params, buffers, masks, x)
+    return vmap(model.forward, in_dims=in_dims)(params, buffers, masks, x, stacked=True)
 
 
 # ---- the optimizer -------------------------------------------------------------------------------

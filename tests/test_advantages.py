@@ -167,3 +167,17 @@ def test_the_shipped_study_validates():
     for label in spec.groups["setting"]:
         cfg = spec.trial_config({"setting": label, "lr": "1e-3"})
         assert set(cfg.baselines) == {"imp_single", "imp_multiple", "imp_single_equal"}
+
+
+@pytest.mark.parametrize("task, dense, single, failed", [
+    ("classification", 0.95, 0.94, 0.0), ("classification", 0.95, 0.92, 1.0),
+    ("inr", 30.0, 28.5, 0.0), ("inr", 30.0, 27.5, 1.0)])   # PSNR: 2 dB, not 0.02 dB
+def test_a_failed_baseline_is_judged_on_the_tasks_scale(task, dense, single, failed):
+    from rtl_sweep.advantages import level_metrics
+    from rtl_sweep.tasks import get_task
+    t = get_task(task)
+    def agg(method, level, score):
+        return {"method": method, "level": level, "ticket": -1, t.main_score: score, "params_prunable": 10}
+    rows = [agg("imp_single", 0, dense), agg("rtl", 1, single), agg("imp_single_equal", 1, single),
+            agg("imp_multiple", 1, single)]
+    assert level_metrics(t, "rtl", rows)[1]["baseline_failed"] == failed

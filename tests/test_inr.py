@@ -22,7 +22,7 @@ from rtl_sweep import cli
 from rtl_sweep.config import RunConfig
 from rtl_sweep.context import build_context
 from rtl_sweep.data.image import load_image
-from rtl_sweep.errors import ConfigError, DataError, RtlError
+from rtl_sweep.errors import ConfigError, DataError
 from rtl_sweep.results.summary import format_run
 from rtl_sweep.tasks.inr import reconstruction, route
 from rtl_sweep.training import new_state, predict_logits, train

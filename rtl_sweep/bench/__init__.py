@@ -16,6 +16,7 @@ import importlib
 NAMES: dict[str, tuple[str, str]] = {
     "overhead": ("rtl_sweep.bench.overhead", "one ticket's prune-rewind loop: rtl_sweep units vs plain PyTorch"),
     "tickets": ("rtl_sweep.bench.tickets", "RTL extraction (K=10) vs IMP single, sequential and vectorized"),
+    "joint": ("rtl_sweep.bench.joint", "joint retraining: eager vs torch.compile, contiguous vs channels_last"),
     "executors": ("rtl_sweep.bench.executors", "Ray executor vs local executor; one actor vs the local loop"),
     "stopper": ("rtl_sweep.bench.stopper", "the collapse-study sweep with and without the collapse stopper"),
     "paper": ("rtl_sweep.bench.paper", "the paper's Table 1 layout on mnist5k beside its CIFAR-10 figures"),

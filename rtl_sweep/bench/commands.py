@@ -16,7 +16,7 @@ EXAMPLES = """benchmarks:
 {names}
 
 examples:
-  rtl-sweep bench                                  # all benchmarks (~8 min on 2 cores)
+  rtl-sweep bench                                  # all benchmarks (~9 min on 2 cores)
   rtl-sweep bench overhead --repeats 7             # one benchmark, more repeats
   rtl-sweep bench tickets --tickets-batch 8        # vectorized tickets at a small batch
   rtl-sweep bench executors --threads 1            # every local figure at one torch thread

@@ -57,7 +57,7 @@ REPORTED_METRICS = {
     "score_single_equal": "the equal-parameter IMP single model's main score at advantage_level",
     "score_multiple": "IMP multiple's main score",
     "score_dense": "the dense model's main score (IMP single at level 0)",
-    "baseline_failed": "1 when the equal-parameter model is more than 2 points below its dense model",
+    "baseline_failed": "1 when the equal-parameter model is more than 2 points (INR: 2 dB) below its dense model",
     "router_params": "weights the objective's routing stores beside RTL (0 for the oracle)",
     "router_agreement": "share of test inputs the routing sends to their own subset",
     "params_with_router": "params_total + router_params",

@@ -33,6 +33,10 @@ class Task:
     main_label: str = ""          # the main score in progress lines and tables ("bal.acc")
     main_format: str = ".3f"      # its format spec
     scores: tuple[str, ...] = ()  # the `rounds` columns this task fills
+    # A baseline that lost more than this on the main score against its own dense model has failed
+    # to train: an advantage won against it is no finding (`baseline_failed`). 2 points of a [0, 1]
+    # score; a task on another scale sets its own.
+    baseline_drop: float = 0.02
 
     # ---- data and routing --------------------------------------------------------------------
     def load(self, cfg: "RunConfig", device: torch.device) -> tuple["Dataset", "Partition"]:

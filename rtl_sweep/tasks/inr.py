@@ -62,6 +62,7 @@ class INR(Task):
     main_label = "PSNR dB"
     main_format = ".2f"
     scores = ("psnr", "ssim")
+    baseline_drop = 2.0  # dB: "2 points" on PSNR's own scale
 
     # ---- data and routing --------------------------------------------------------------------
     def load(self, cfg, device):
