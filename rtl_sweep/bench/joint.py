@@ -2,7 +2,8 @@
 channels_last, side by side on the device present.
 
     rtl-sweep bench joint
-    rtl-sweep bench joint --joint-set model.name=ghostnet --joint-set data.name=synthetic
+    rtl-sweep bench joint --joint-set model.name=ghostnet --joint-set data.name=synthetic \
+        --joint-set data.synthetic_size=1000
 
 Joint retraining is the paper's Algorithm 2: K optimizer steps per batch index, each one small
 masked forward and backward, in order; nothing can be batched across tickets, so on a GPU it is
