@@ -19,6 +19,8 @@ masked gradients are summed and one shared Adam step is taken.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from rtl_sweep.context import RunContext
@@ -37,7 +39,7 @@ def joint_retrain(ctx: RunContext, masks: list[Mask], level: int) -> tuple[dict,
     # index, so launches dominate); on CPU torch's default, which the reference runs used.
     fused = ctx.device.type == "cuda"
     n_opts = ctx.K if cfg.joint.variant == "sequential" else 1
-    forward = compiled(ctx.model.forward, cfg.joint.compile)
+    forward = compiled(ctx.model.forward, cfg.joint.compile, ctx.device)
     opts = [torch.optim.Adam(params.values(), lr=cfg.joint.lr, fused=fused or None) for _ in range(n_opts)]
     ctx.model.module.train()
     for epoch in range(cfg.joint.epochs):
@@ -71,7 +73,7 @@ def on_device(batches: list[tuple[torch.Tensor, torch.Tensor]], device: torch.de
     return list(zip(idx.split(sizes), tgt.split(sizes)))
 
 
-def compiled(forward, mode: str):
+def compiled(forward, mode: str, device: torch.device):
     """`forward` under torch.compile (`joint.compile`), or itself when off. Only the masked forward
     is compiled: its graph is the same for every ticket (the masks are inputs), where a compiled
     loss would be traced again per ticket (each detector reads its own output column). The compiled
@@ -80,6 +82,10 @@ def compiled(forward, mode: str):
     a graph per size would pass torch's recompile limit at K = 10."""
     if mode == "off":
         return forward
+    if device.type == "cpu" and os.environ.get("ATEN_CPU_CAPABILITY") == "default":
+        # ATen without its vector kernels (the setting CPU-independence checks use): inductor still
+        # writes at::vec code, which then fails to compile (torch 2.14); scalar code compiles.
+        return torch.compile(forward, options={"cpp.simdlen": 0})
     return torch.compile(forward, mode=mode)
 
 
