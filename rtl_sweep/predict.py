@@ -26,7 +26,7 @@ from rtl_sweep.routing import argmax_route, build_router, confidence_route
 from rtl_sweep.schema import check_run_folder
 from rtl_sweep.serialize import tensor_load
 from rtl_sweep.store import Store
-from rtl_sweep.training import predict_logits
+from rtl_sweep.training import laid_out, predict_logits
 
 
 class LoadedRun:
@@ -58,7 +58,8 @@ class LoadedRun:
                             f"{e.problem}", e.fix) from None
         ck = tensor_load(self.store.read_bytes(f"ckpt/joint/L{self.level}.pt"))
         dev = self.ctx.device
-        self.shared = {n: p.to(dev) for n, p in ck["shared"].items()}
+        layout = self.ctx.model.memory_format  # the weights in the masks' layout (files are contiguous)
+        self.shared = {n: laid_out(p.to(dev), layout) for n, p in ck["shared"].items()}
         self.buffers = {n: b.to(dev) for n, b in ck["buffers"].items()}
         self.masks = ck["masks"]
         self._routers: dict = {}

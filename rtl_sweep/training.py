@@ -101,7 +101,20 @@ class TicketModel:
 def laid_out(t: torch.Tensor, memory_format: torch.memory_format) -> torch.Tensor:
     """`t` in `memory_format` if it is 4-D (the only rank channels_last exists for), else `t`. For
     contiguous_format a contiguous tensor comes back as itself: the default path copies nothing."""
-    return t.contiguous(memory_format=memory_format) if t.dim() == 4 else t
+    if t.dim() != 4:
+        return t
+    if memory_format != torch.channels_last:
+        return t.contiguous(memory_format=memory_format)
+    if t.stride() == nhwc_strides(t.shape):
+        return t
+    # Not t.contiguous(channels_last): with one channel (MNIST, depthwise and 1x1 weights) NCHW
+    # already counts as channels_last there, and torch would run those convolutions NCHW.
+    return torch.empty_like(t, memory_format=torch.channels_last).copy_(t)
+
+
+def nhwc_strides(shape: torch.Size) -> tuple[int, ...]:
+    n, c, h, w = shape
+    return (h * w * c, 1, w * c, c)
 
 
 def float_mask(mask: Mask, device: torch.device,

@@ -96,3 +96,18 @@ def test_bench_gpu_code_path_runs_on_cpu_and_writes_each_figure(tmp_path):
     assert all(f.endswith("[synthetic data]") for f in timed)           # timings on the stand-in, labelled
     assert not any("synthetic" in f for f in figures if f not in timed)  # scores on real data only
     assert any("extrapolated" in f for f in figures)                     # --quick says what it did
+
+
+def test_bench_joint_times_compile_and_layout_side_by_side(tmp_path):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = cli.main(["bench", "joint", "--repeats", "1", "--output", str(tmp_path),
+                       "--joint-set", "data.name=synthetic", "--joint-set", "data.synthetic_size=60",
+                       "--joint-set", "data.synthetic_shape=1,8,8", "--joint-set", "data.synthetic_classes=2",
+                       "--joint-set", "model.width=2"])
+    assert rc == 0
+    rows = [r for p in (tmp_path / "tables" / "bench").glob("*.parquet") for r in pq.read_table(p).to_pylist()]
+    assert sorted(r["figure"] for r in rows) == ["first compiled call incl. compiling / eager",
+                                                 "joint retraining channels_last / contiguous",
+                                                 "joint retraining compiled / eager"]  # no CUDA graphs on CPU
+    assert all(r["ratio"] > 0 and r["numerator_s"] > 0 and r["denominator_s"] > 0 for r in rows)

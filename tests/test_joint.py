@@ -153,10 +153,14 @@ def test_compiled_forward_keeps_the_masks_and_the_result(ctx):
     """joint.compile: torch.compile's kernels sum in another order, so the check is the method's:
     weights outside the union stay bit for bit at the rewind point, and the training moves inside it
     agree with eager ones relative to their size (the bound of tests/test_vectorized.py)."""
+    from torch._dynamo.utils import counters
     masks = _random_masks(ctx, (0.4, 0.4), disjoint=False, seed=4)
     c = _with(ctx, "joint.epochs=1")
     eager, _ = joint_retrain(c, masks, level=1)
+    torch._dynamo.reset()
+    graphs = counters["stats"]["unique_graphs"]
     compiled, _ = joint_retrain(_with(c, "joint.compile=default"), masks, level=1)
+    assert counters["stats"]["unique_graphs"] > graphs  # compiled indeed, not eager under another name
     u = union(masks)
     for n in ctx.model.prunable:
         start = ctx.rewind_params[n]

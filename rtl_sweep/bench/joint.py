@@ -33,6 +33,7 @@ def configure(p) -> None:
 
 def run(args) -> list[dict]:
     import torch
+    from torch._dynamo.utils import counters
 
     from rtl_sweep.config import RunConfig
     from rtl_sweep.context import build_context
@@ -68,11 +69,14 @@ def run(args) -> list[dict]:
             fns["graphs"] = variant("reduce-overhead", torch.contiguous_format)
         if any(p.dim() == 4 for p in ctx.init_params.values()):
             fns["channels_last"] = variant("off", torch.channels_last)
-        first = {}
+        first, skips = {}, 0
         for name, fn in fns.items():  # warm-up; the compiled variants compile here
+            before = counters["inductor"]["cudagraph_skips"]
             t0 = time.perf_counter()
             fn()
             first[name] = time.perf_counter() - t0
+            if name == "graphs":  # graphs inductor declined (e.g. batch norm's in-place statistics)
+                skips = counters["inductor"]["cudagraph_skips"] - before
         t = interleaved(fns, args.repeats)
         # rows inside the block: their machine line reports the threads timed
         settings = {"data": cfg.data.name, "model": cfg.model.name, "K": ctx.K, "joint_epochs": args.joint_epochs,
@@ -83,8 +87,9 @@ def run(args) -> list[dict]:
                 row("joint", "first compiled call incl. compiling / eager", first["compiled"] / first["eager"],
                     first["compiled"], first["eager"], None, settings, device)]
         if "graphs" in fns:
-            rows.append(row("joint", "joint retraining compiled with CUDA graphs / eager",
-                            *ratio_of(t, "graphs", "eager"), None, settings, device))
+            label = f" ({skips} graphs left without CUDA graphs)" if skips else ""
+            rows.append(row("joint", "joint retraining compiled with CUDA graphs / eager" + label,
+                            *ratio_of(t, "graphs", "eager"), None, {**settings, "cudagraph_skips": skips}, device))
         if "channels_last" in fns:
             rows.append(row("joint", "joint retraining channels_last / contiguous",
                             *ratio_of(t, "channels_last", "eager"), None, settings, device))
