@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rtl_sweep.cli import main
+from rtl_sweep.cli import COMMANDS, main
 from rtl_sweep import schema as S
 from rtl_sweep.errors import ResultsError
 from rtl_sweep.results.reader import find_tables, read_table
@@ -345,3 +345,10 @@ def test_help_has_a_description_and_examples(name, capsys):
         main([name, "--help"])
     out = capsys.readouterr().out
     assert e.value.code == 0 and "examples:" in out and f"rtl-sweep {name}" in out.split("examples:")[1]
+
+
+@pytest.mark.parametrize("argv", [["--help"]] + [[name, "--help"] for name in COMMANDS])
+def test_every_help_prints(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0 and "usage: rtl-sweep" in capsys.readouterr().out
