@@ -14,6 +14,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from rtl_sweep.errors import RtlError
 
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     debug = args.debug or os.environ.get("RTL_SWEEP_DEBUG") == "1"
+    if not debug:
+        warnings.formatwarning = _one_line
     try:
         return int(args.handler(args) or 0)
     except RtlError as e:
@@ -70,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished stages are kept; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+_python_format = warnings.formatwarning
+
+
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    """rtl_sweep's own warnings as one line, like its errors; a library's keep Python's format."""
+    if f"{os.sep}rtl_sweep{os.sep}" in filename:
+        return f"warning: {message}\n"
+    return _python_format(message, category, filename, lineno, line)
 
 
 if __name__ == "__main__":

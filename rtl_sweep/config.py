@@ -136,6 +136,12 @@ class RouterConfig:
     lr: float = _f(1.0e-3, "its Adam learning rate")
 
 
+LABEL_LEAK = ("protocol=multiclass with partition.method=class: the oracle routes each test input by "
+              "its own label, so every oracle score is perfect by construction; read the routings "
+              "that do not see the label (routes: centroid, learned, confidence), or route by groups, "
+              "kmeans, pca or group")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
@@ -163,6 +169,12 @@ class RunConfig:
     joint: JointConfig = field(default_factory=JointConfig)
     signal: SignalConfig = field(default_factory=SignalConfig)
     router: RouterConfig = field(default_factory=RouterConfig)
+
+    @property
+    def oracle_is_the_label(self) -> bool:
+        """multiclass over the class partition: allowed (the routings that do not see the label
+        still measure something), but the oracle routes by the label itself (LABEL_LEAK)."""
+        return self.task == "classification" and self.protocol == "multiclass" and self.partition.method == "class"
 
     # ---- identity -------------------------------------------------------------------------
     def to_dict(self) -> dict:

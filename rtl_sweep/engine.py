@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from typing import Callable, Iterator
 
 import yaml
 
 from rtl_sweep import advantages, methods
 from rtl_sweep.collapse import SignalTracker
-from rtl_sweep.config import RunConfig, dump_yaml
+from rtl_sweep.config import LABEL_LEAK, RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
 from rtl_sweep.errors import ConfigError
 from rtl_sweep.executor import Executor, LocalExecutor
@@ -42,6 +43,8 @@ class Run:
                  trial: dict | None = None, ctx: RunContext | None = None, threads: int | None = None,
                  watch=None):
         self.cfg = cfg.validate()
+        if cfg.oracle_is_the_label:
+            warnings.warn(LABEL_LEAK, stacklevel=2)
         self.root = Store(root)
         self.store = self.root.child(cfg.folder_name())
         self.progress = progress or (lambda s: None)

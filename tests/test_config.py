@@ -184,3 +184,15 @@ def test_readme_config_table_is_current():
     start = readme.index("<!-- config-keys")
     table = readme[readme.index("\n", start) + 1:readme.index("<!-- /config-keys -->")]
     assert table.strip() == keys_markdown().strip()
+
+
+def test_multiclass_over_the_class_partition_warns_that_the_oracle_is_the_label(tmp_path):
+    from rtl_sweep.engine import Run
+    tiny = ["data.name=digits", "model.name=mlp", "data.max_per_class=10"]
+    with pytest.warns(UserWarning, match="oracle routes each test input by its own label"):
+        Run(RunConfig().with_overrides(tiny + ["protocol=multiclass"]), str(tmp_path), device="cpu")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*own label")  # grouped classes, or ovr: no warning
+        for extra in (["protocol=multiclass", "partition.method=kmeans", "partition.k=3"], []):
+            Run(RunConfig().with_overrides(tiny + extra), str(tmp_path / "ok"), device="cpu")

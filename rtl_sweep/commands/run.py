@@ -10,7 +10,7 @@ import sys
 import time
 
 EXAMPLES = """examples:
-  rtl-sweep run                                        # bundled default (mnist5k, ~3 min on 2 cores)
+  rtl-sweep run                                        # bundled default (mnist5k, 3 to 6 min on 2 cores)
   rtl-sweep run my.yaml --set prune.epochs=2           # a config file plus overrides
   rtl-sweep run --set data.name=file --set data.path=data.npz --set partition.method=group
   rtl-sweep run --executor ray                         # tickets on local Ray actors (127.0.0.1)
