@@ -71,13 +71,15 @@ def test_asha_scheduler_option(ray_local, tmp_path):
     assert len(t) == 2 and set(t.status) <= {"completed", "stopped_collapse"}
 
 
-def test_collapse_stopper_ends_a_collapsing_trial(ray_local, tmp_path):
+def test_collapse_stopper_ends_a_collapsing_trial(ray_local, tmp_path, capsys):
     # Built to collapse: pruned to 99.9% with a detector threshold so low that the first abrupt
     # change of the (label-free) signal fires it.
     space = write_space(tmp_path, "collapse", samples=1,
                         base={"prune.target_sparsity": 0.999, "signal.threshold": 0.01,
                               "signal.watch": "global"})
+    capsys.readouterr()
     assert main(["sweep", str(space), "--root", str(tmp_path / "sw"), "-q"]) == 0
+    assert "none has a value of" in capsys.readouterr().out  # not an empty "best 0" table
     (row,) = trials(tmp_path / "sw" / "collapse").to_dict("records")
     assert row["status"] == "stopped_collapse"
     assert row["collapse_sparsity"] == pytest.approx(row["sparsity"]) and row["collapse_sparsity"] < 0.999

@@ -96,7 +96,7 @@ def best_table(spec, rows: list[dict], top: int = 5) -> str:
     from rtl_sweep.sweep.tables import param_column
     from rtl_sweep.text import number, table
     first, mode = spec.metrics[0], spec.modes[0]
-    ok = [r for r in rows if r.get("obj_" + first) is not None]
+    ok = [r for r in rows if r.get("obj_" + first) is not None and r["obj_" + first] == r["obj_" + first]]
     ok.sort(key=lambda r: r["obj_" + first], reverse=(mode == "max"))
     params = list(spec.space)
     header = ["trial", "status", "K", "levels", "sparsity", *spec.metrics, "collapse at", *params]
@@ -107,9 +107,11 @@ def best_table(spec, rows: list[dict], top: int = 5) -> str:
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    head = (f"sweep {spec.name}: {len(rows)} trials (" + ", ".join(f"{n} {s}" for s, n in counts.items())
-            + f"); best {min(top, len(ok))} by {first} ({mode}):")
-    return head + "\n" + table(header, body)
+    head = f"sweep {spec.name}: {len(rows)} trials (" + ", ".join(f"{n} {s}" for s, n in counts.items()) + ")"
+    if not ok:  # e.g. every trial stopped by the collapse stopper before the objective's level
+        return (f"{head}; none has a value of {first}: `rtl-sweep results` lists every trial with "
+                "the levels it finished")
+    return f"{head}; best {min(top, len(ok))} by {first} ({mode}):\n" + table(header, body)
 
 
 def confirm_main(args) -> int:
