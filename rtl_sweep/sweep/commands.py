@@ -10,12 +10,14 @@ SWEEP_EXAMPLES = """examples:
   rtl-sweep sweep search_spaces/default.yaml                    # on this machine (local Ray, 127.0.0.1)
   rtl-sweep sweep search_spaces/collapse_study.yaml --samples 6 --name collapse1
   rtl-sweep sweep search_spaces/default.yaml --address HEAD:6379 --root /mnt/shared/sweeps
+  rtl-sweep sweep search_spaces/default.yaml --address HEAD:6379 --root s3://bucket/sweeps  # no shared disk
   rtl-sweep results sweeps/default                              # the best trials, later
 """
 
 RESUME_EXAMPLES = """examples:
   rtl-sweep resume sweeps/default       # finished trials are kept, unfinished ones resume
   rtl-sweep resume /mnt/copy/default    # a sweep folder moved or copied elsewhere resumes too
+  rtl-sweep resume s3://bucket/sweeps/default   # from any head node (AWS_* credentials as usual)
 """
 
 
@@ -47,7 +49,7 @@ def configure(p, name: str) -> None:
         p.add_argument("--max-concurrent", type=int, default=None, help="trials at once (default: the file's)")
         p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the file's)")
         p.add_argument("--name", default=None, help="sweep name = folder name (default: the file's name)")
-        p.add_argument("--root", default="sweeps", help="folder that holds sweep folders (shared on a cluster)")
+        p.add_argument("--root", default="sweeps", help="folder that holds sweep folders (shared on a cluster), or a bucket URI such as s3://bucket/sweeps")
         p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray on 127.0.0.1")
         p.add_argument("--top", type=int, default=5, help="best trials to print at the end")
         p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
@@ -75,7 +77,8 @@ def sweep_main(args) -> int:
     rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet)
     print()
     print(best_table(spec, rows, args.top))
-    print(f"\nresults: rtl-sweep results {sweep_dir}   study: sqlite:///{sweep_dir}/study.db (study {spec.name})")
+    where = f"{sweep_dir}/study.db (SQLite; download it first)" if "://" in sweep_dir else f"sqlite:///{sweep_dir}/study.db"
+    print(f"\nresults: rtl-sweep results {sweep_dir}   study: {where} (study {spec.name})")
     return 0
 
 
