@@ -176,3 +176,88 @@ def test_driver_killed_mid_sweep_resumes_from_another_folder(s3, tmp_path, monke
     for path, data in finished.items():  # rows written before the kill are never rewritten
         assert fs.open_input_stream(path).read() == data
     assert not any((tmp_path / "b").iterdir())
+
+
+class Endpoint:
+    """A TCP relay in front of the S3 server: what the run sees as its endpoint. `stop()` closes it
+    and every open connection, as a server that goes down mid-run; the server itself keeps what it
+    holds, so the test can read back what was written before."""
+
+    def __init__(self, port: int):
+        import threading
+        self.target, self.socks, self.open = port, [], True
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while self.open:
+            try:
+                client = self.listener.accept()[0]
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b):
+        try:
+            while data := a.recv(1 << 16):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.open = False
+        self.listener.close()
+        for s in self.socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+def test_a_bucket_that_stops_answering_fails_the_run_in_one_line_and_keeps_what_was_written(s3, tmp_path):
+    """`rtl-sweep run --output s3://...` (what each trial runs) while its S3 endpoint goes down once
+    level 0 is on the bucket: the command fails with one line naming the write and the fix, and every
+    object written before is still whole (each is published only once complete)."""
+    import rtl_sweep
+    server_port = int(os.environ["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
+    relay = Endpoint(server_port)
+    env = dict(os.environ, AWS_ENDPOINT_URL=f"http://127.0.0.1:{relay.port}", PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(os.path.dirname(rtl_sweep.__file__)), os.environ.get("PYTHONPATH", "")]))
+    sets = [f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in SPACE["base"].items()
+            if k != "baselines"] + ["prune.target_sparsity=0.875"]
+    argv = [sys.executable, "-m", "rtl_sweep.cli", "run", "--output", f"s3://{BUCKET}/runs", "-q",
+            *[x for s in sets for x in ("--set", s)]]
+    fs, root = bucket_fs(), f"{BUCKET}/runs"  # straight to the server, not through the relay
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def level0():
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        return [i for i in infos if i.type == pafs.FileType.File and not os.path.basename(i.path).startswith(".")]
+    deadline = time.monotonic() + 120
+    while not any(i.path.endswith("tables/rounds/L000.parquet") for i in level0()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)  # polling for the object; the stop point is the object, not this wait
+    relay.stop()
+    written = {i.path: fs.open_input_stream(i.path).read() for i in level0()}
+    out, err = proc.communicate(timeout=300)
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert proc.returncode != 0 and len(errors) == 1, err[-3000:]
+    print(errors[0], file=sys.stderr)
+    assert "cannot write s3://" in errors[0] and "fix:" in errors[0] and "testing-secret" not in err
+    for path, data in written.items():  # nothing written before the stop is lost or damaged
+        assert fs.open_input_stream(path).read() == data, path
+    rounds = pq.read_table(next(p for p in written if p.endswith("L000.parquet")), filesystem=fs)
+    assert rounds.num_rows > 0
