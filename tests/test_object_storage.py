@@ -111,8 +111,9 @@ def test_two_node_sweep_on_a_bucket_with_no_shared_folder(s3, tmp_path, monkeypa
         space = write_space(tmp_path / "spaces", "onbucket", 2)
         (tmp_path / "driver").mkdir()
         monkeypatch.chdir(tmp_path / "driver")
+        tracking = f"sqlite:///{tmp_path / 'tracking.db'}"  # MLflow, on the driver's side
         assert main(["sweep", space, "--root", f"s3://{BUCKET}/sweeps/", "--address", cluster.address,
-                     "-q"]) == 0
+                     "-q", "--mlflow", tracking]) == 0
     finally:
         next(nodes, None)
         shutil.rmtree(worker_tmp, ignore_errors=True)
@@ -135,6 +136,25 @@ def test_two_node_sweep_on_a_bucket_with_no_shared_folder(s3, tmp_path, monkeypa
             assert {p["node"] for p in json.loads(f.read())} == {worker}
     tune_state = fs.get_file_info(pafs.FileSelector(f"{BUCKET}/sweeps/onbucket/tune"))
     assert any(os.path.basename(i.path).startswith("experiment_state") for i in tune_state)
+    # MLflow (Tune's MLflowLoggerCallback): one run per trial, params = its config, metrics per level
+    from mlflow.tracking import MlflowClient
+    client = MlflowClient(tracking_uri=tracking)
+    runs = client.search_runs([client.get_experiment_by_name("onbucket").experiment_id])
+    assert len(runs) == 2
+    by_fraction = {r.param_prune_fraction: r for r in t.itertuples()}
+    for run in runs:
+        trial = by_fraction[float(run.data.params["prune.fraction"])]
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "sparsity")]
+        assert steps == list(range(1, trial.levels + 1)), steps
+    # the reading commands on the bucket URI
+    uri = f"s3://{BUCKET}/sweeps/onbucket"
+    assert main(["results", uri]) == 0
+    assert "trial" in capsys.readouterr().out
+    assert main(["query", uri, "select count(*) as n from trials where status <> 'failed'",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"n": 2}]
+    assert main(["report", uri, "--output", str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report").is_dir() and any((tmp_path / "report").iterdir())
     # no secret in anything the sweep wrote
     for info in fs.get_file_info(pafs.FileSelector(f"{BUCKET}/sweeps/onbucket", recursive=True)):
         if info.type == pafs.FileType.File and info.size < 5_000_000:

@@ -53,6 +53,9 @@ def configure(p, name: str) -> None:
         p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray on 127.0.0.1")
         p.add_argument("--top", type=int, default=5, help="best trials to print at the end")
         p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
+        p.add_argument("--mlflow", default=None, metavar="TRACKING_URI",
+                       help="log each trial as an MLflow run (e.g. sqlite:///mlflow.db; 'env': MLFLOW_TRACKING_URI); "
+                            "needs the 'tracking' extra")
         p.set_defaults(handler=sweep_main)
     else:
         p.description = ("Continue a sweep whose driver stopped: finished trials are kept, unfinished ones "
@@ -62,6 +65,8 @@ def configure(p, name: str) -> None:
         p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray")
         p.add_argument("--top", type=int, default=5, help="best trials to print at the end")
         p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
+        p.add_argument("--mlflow", default=None, metavar="TRACKING_URI",
+                       help="go on logging trials to MLflow (the sweep's --mlflow is not stored: it may hold a password)")
         p.set_defaults(handler=resume_main)
 
 
@@ -74,7 +79,7 @@ def sweep_main(args) -> int:
     spec, sweep_dir = prepare(spec, args.root, args.name)
     print(f"sweep {spec.name}: {spec.samples} trials, {spec.max_concurrent} at a time, sampler {spec.sampler}, "
           f"objectives {', '.join(f'{o.metric} ({o.mode})' for o in spec.objectives)} -> {sweep_dir}", flush=True)
-    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet)
+    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, mlflow=args.mlflow)
     print()
     print(best_table(spec, rows, args.top))
     where = f"{sweep_dir}/study.db (SQLite; download it first)" if "://" in sweep_dir else f"sqlite:///{sweep_dir}/study.db"
@@ -88,7 +93,7 @@ def resume_main(args) -> int:
     sweep_dir = absolute(args.sweep_dir)
     spec = load_sweep(sweep_dir)
     print(f"resuming sweep {spec.name} in {sweep_dir}", flush=True)
-    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, resume=True)
+    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, resume=True, mlflow=args.mlflow)
     print()
     print(best_table(spec, rows, args.top))
     return 0

@@ -96,7 +96,7 @@ def _restored_tuner(spec: SweepSpec, sweep_dir: str, tune_dir: str, callbacks: l
 
 
 def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet: bool = False,
-              resume: bool = False) -> list[dict]:
+              resume: bool = False, mlflow: str | None = None) -> list[dict]:
     from rtl_sweep.distributed.ray_init import init_ray
     # Every path a trial uses derives from this one, absolute before any trial starts: Tune runs
     # each trial in its own working directory, where a relative path names another folder.
@@ -106,16 +106,17 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     import torch  # noqa: F401  (torch in the driver first, before Ray starts threads)
     init_ray(address)
     from ray import tune
+    from rtl_sweep.sweep import tracking
     from rtl_sweep.sweep.writer import TableWriter
     store = Store(sweep_dir)
-    writer = TableWriter(spec, store, sweep_dir, quiet)
+    callbacks = [TableWriter(spec, store, sweep_dir, quiet), *tracking.callbacks(mlflow, spec.name)]
     storage_path, storage_fs = tune_storage(sweep_dir)
     tune_dir = posixpath.join(storage_path, "tune")
     if resume and not tune.Tuner.can_restore(tune_dir, storage_filesystem=storage_fs):
         # Killed before Tune saved anything (it starts a few seconds after sweep.yaml is written):
         # no trial ran, so the sweep starts; a trial already asked from the study is adopted.
         resume = False
-    tuner = _restored_tuner(spec, sweep_dir, tune_dir, [writer]) if resume else _new_tuner(spec, sweep_dir, [writer])
+    tuner = _restored_tuner(spec, sweep_dir, tune_dir, callbacks) if resume else _new_tuner(spec, sweep_dir, callbacks)
     grid = tuner.fit()
     study.persist(sweep_dir)
     _write_missing_rows(spec, sweep_dir, store, grid)
