@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from rtl_sweep.cli import main
+from rtl_sweep.errors import RtlError
 from tests.test_resume import FINAL, OVER, SPACE, sweep_killed_when
 
 BUCKET = "rtl-sweeps"
@@ -96,6 +97,10 @@ def test_a_uri_with_credentials_is_refused_in_one_line(s3, tmp_path, capsys):
     assert "hunter2" not in err and "AKIAEXAMPLE" not in err
     assert main(["sweep", space, "--root", f"s3://{BUCKET}/sweeps?secret_key=hunter2"]) != 0
     assert "hunter2" not in capsys.readouterr().err
+    from rtl_sweep.cluster.jobs import storage_path  # `submit --storage`: a bucket as given, creds refused
+    assert storage_path(f"s3://{BUCKET}/sweeps/") == f"s3://{BUCKET}/sweeps"
+    with pytest.raises(RtlError, match="carries credentials"):
+        storage_path(f"s3://AKIAEXAMPLE:hunter2@{BUCKET}/sweeps")
 
 
 def test_two_node_sweep_on_a_bucket_with_no_shared_folder(s3, tmp_path, monkeypatch, capsys):
