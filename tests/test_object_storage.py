@@ -158,8 +158,6 @@ def test_two_node_sweep_on_a_bucket_with_no_shared_folder(s3, tmp_path, monkeypa
     assert main(["query", uri, "select count(*) as n from trials where status <> 'failed'",
                  "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"n": 2}]
-    assert main(["report", uri, "--output", str(tmp_path / "report")]) == 0
-    assert (tmp_path / "report").is_dir() and any((tmp_path / "report").iterdir())
     # no secret in anything the sweep wrote
     for info in fs.get_file_info(pafs.FileSelector(f"{BUCKET}/sweeps/onbucket", recursive=True)):
         if info.type == pafs.FileType.File and info.size < 5_000_000:
@@ -173,7 +171,7 @@ def test_driver_killed_mid_sweep_resumes_from_another_folder(s3, tmp_path, monke
     new head node) finishes it: no trial lost, none run twice, finished rows untouched."""
     fs = bucket_fs()
     here, name = tmp_path / "a", "killed"
-    space = write_space(here, name, 3)
+    space = write_space(here, name, 2)
     rows_dir = f"{BUCKET}/sweeps/{name}/tables/trials"
 
     def first_row() -> bool:
@@ -191,13 +189,13 @@ def test_driver_killed_mid_sweep_resumes_from_another_folder(s3, tmp_path, monke
     summary = out[out.index(f"sweep {name}: "):].splitlines()[0]
     print(f"resumed after the kill ({len(finished)} row(s) on the bucket at the kill): {summary}",
           file=sys.stderr)
-    assert "3 trials (" in summary and "failed" not in summary, summary
+    assert "2 trials (" in summary and "failed" not in summary, summary
     t = trial_table(name)
-    assert len(t) == 3 and t.trial_id.is_unique and set(t.status) <= FINAL, t[["trial_id", "status"]]
-    assert sorted(t.trial_number) == [0, 1, 2]
+    assert len(t) == 2 and t.trial_id.is_unique and set(t.status) <= FINAL, t[["trial_id", "status"]]
+    assert sorted(t.trial_number) == [0, 1]
     trials = bucket_study(name, tmp_path)
-    assert len(trials) == 3 and {s.state for s in trials} <= OVER, [s.state for s in trials]
-    assert len({s.params["prune.fraction"] for s in trials}) == 3  # no trial drawn twice
+    assert len(trials) == 2 and {s.state for s in trials} <= OVER, [s.state for s in trials]
+    assert len({s.params["prune.fraction"] for s in trials}) == 2  # no trial drawn twice
     for path, data in finished.items():  # rows written before the kill are never rewritten
         assert fs.open_input_stream(path).read() == data
     assert not any((tmp_path / "b").iterdir())
