@@ -146,7 +146,7 @@ LABEL_LEAK = ("protocol=multiclass with partition.method=class: the oracle route
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
     seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
-    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification | inr "
+    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification | inr | speech "
                                      "(keys you leave unset take the task's defaults: TASK_DEFAULTS)")
     precision: str = _f("fp32", "fp32 | bf16: bf16 autocast of the forward passes (fp32 weights, Adam "
                                 "state and losses); fp32 is the reference")
@@ -322,6 +322,19 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         "prune.epochs": 60,
         "joint.epochs": 60,
         "prune.target_sparsity": 0.95,
+    },
+    # Why these values: rtl_sweep/tasks/speech.py and docs/speech.md.
+    "speech": {
+        "data.name": "speech",            # espeak-ng speech in simulated scenes, 80 clips per scene
+        "data.test_fraction": 0.25,
+        "partition.method": "scene",      # indoor, outdoor, transportation: K = 3
+        "partition.k": 3,
+        "model.name": "mask_net",
+        "model.width": 16,                # 16*9 + 2*16*16*9 = 4,752 prunable conv weights
+        "prune.batch_size": 16,
+        "prune.epochs": 6,
+        "joint.epochs": 6,
+        "prune.target_sparsity": 0.9,
     },
 }
 
