@@ -146,7 +146,7 @@ LABEL_LEAK = ("protocol=multiclass with partition.method=class: the oracle route
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
     seed: int = _f(0, "one seed for init, data order and splits: same seed, same masks")
-    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification | inr | speech "
+    task: str = _f("classification", "what the models learn (rtl_sweep/tasks): classification | inr "
                                      "(keys you leave unset take the task's defaults: TASK_DEFAULTS)")
     precision: str = _f("fp32", "fp32 | bf16: bf16 autocast of the forward passes (fp32 weights, Adam "
                                 "state and losses); fp32 is the reference")

@@ -28,16 +28,15 @@ from rtl_sweep.errors import ConfigError
 from rtl_sweep.models.cnn import SmallCNN
 from rtl_sweep.models.fourier_mlp import FourierMLP
 from rtl_sweep.models.ghostnet import TruncatedGhostNet
-from rtl_sweep.models.mask_net import MaskNet
 from rtl_sweep.models.mlp import MLP
 from rtl_sweep.models.siren import Siren
 
 # siren and fourier_mlp map pixel coordinates (input_shape (2,)) to colours; their `width` is the
 # hidden units, not a base that the model scales (the figure INR papers quote).
 MODELS: dict[str, type] = {"mlp": MLP, "cnn": SmallCNN, "ghostnet": TruncatedGhostNet,
-                           "siren": Siren, "fourier_mlp": FourierMLP, "mask_net": MaskNet}
+                           "siren": Siren, "fourier_mlp": FourierMLP}
 
-__all__ = ["MODELS", "build_model", "prunable_names", "FourierMLP", "MLP", "MaskNet", "Siren", "SmallCNN",
+__all__ = ["MODELS", "build_model", "prunable_names", "FourierMLP", "MLP", "Siren", "SmallCNN",
            "TruncatedGhostNet"]
 
 

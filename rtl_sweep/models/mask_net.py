@@ -1,11 +1,13 @@
 """A mask-estimation network for speech enhancement: waveform in, waveform out.
 
-    python -c "from rtl_sweep.models import MaskNet; import torch; m = MaskNet((8000,), 8000); print(m(torch.zeros(2, 8000)).shape)"
+    python -c "from rtl_sweep.models.mask_net import MaskNet; import torch; m = MaskNet((8000,), 8000); print(m(torch.zeros(2, 8000)).shape)"
 
 The STFT of the noisy waveform (128-point Hann window, hop 64) gives log-magnitudes [1, F, T];
 three 3x3 convolutions (the prunable weights) and a 1x1 convolution (`classifier`, dense) estimate
 a mask in (0, 1) per time-frequency bin; the masked complex STFT is inverted with the noisy phase.
-No recurrence, so the model runs under functional_call with masks like every other model.
+No recurrence, so the model runs under functional_call with masks like every other model. It maps
+waveforms [B, L] to waveforms [B, L], not images to logits, so it is not in models.MODELS (whose
+members all take image-shaped inputs): task=speech builds it (model.name=mask_net).
 """
 
 from __future__ import annotations

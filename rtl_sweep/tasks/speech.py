@@ -88,7 +88,10 @@ class Speech(Task):
         if cfg.model.name != "mask_net":
             raise ConfigError(f"model.name={cfg.model.name} does not map waveforms to waveforms",
                               "task=speech uses model.name=mask_net")
-        return super().build_model(cfg, data, num_outputs)
+        if cfg.model.width < 1:
+            raise ConfigError(f"model.width={cfg.model.width} must be >= 1", "use e.g. model.width=16")
+        from rtl_sweep.models.mask_net import MaskNet
+        return MaskNet(tuple(data.input_shape), num_outputs, width=cfg.model.width)
 
     # ---- training ----------------------------------------------------------------------------
     def ticket_target(self, ctx, k):
@@ -113,6 +116,85 @@ class Speech(Task):
         ids = np.asarray(ctx.partition.test_ids)
         return [alive(out[torch.from_numpy(ids == k)], ctx.data.x_test[torch.from_numpy(ids == k)])
                 for k, out in enumerate(outputs)]
+
+    # ---- pictures ----------------------------------------------------------------------------
+    def pictures(self, run_folder, out_dir):
+        """speech_<run id>.png: per scene (rows), the spectrograms of one test clip noisy, clean and
+        as each method outputs it at the run's sparsest level; and the same clips as wav files
+        (speech_<run id>/<scene>_<method>.wav) to listen to."""
+        import io
+
+        import soundfile as sf
+        import yaml
+
+        from rtl_sweep import methods
+        from rtl_sweep.config import RunConfig
+        from rtl_sweep.store import Store
+
+        src, out = Store(run_folder), Store(out_dir)
+        cfg = RunConfig.from_dict(yaml.safe_load(src.read_bytes("config.yaml")))
+        data, partition = self.load(cfg, torch.device("cpu"))
+        rows = [r for rel in src.list("tables/rounds", ".parquet")
+                for r in src.read_table(rel).to_pylist() if r["ticket"] == -1]
+        level = max(r["level"] for r in rows)
+        ids = np.asarray(partition.test_ids)
+        clip = [int(np.flatnonzero(ids == k)[0]) for k in range(partition.k)]
+        columns = {"noisy": data.x_test.numpy(), "clean": data.y_test.numpy()}
+        for name in methods.ORDER:
+            waves = _outputs(src, methods.METHODS[name], level, partition)
+            if waves is not None:
+                columns[methods.METHODS[name].label] = waves
+        for k, i in enumerate(clip):
+            for col, waves in columns.items():
+                buf = io.BytesIO()
+                sf.write(buf, waves[i], data.rate, format="WAV")
+                slug = "_".join("".join(ch if ch.isalnum() else " " for ch in col.lower()).split())
+                rel = f"speech_{cfg.hash()}/{partition.names[k]}_{slug}.wav"
+                out.write_bytes(rel, buf.getvalue())
+        png = _spectrograms(columns, clip, partition.names, data.rate, level)
+        out.write_bytes(f"speech_{cfg.hash()}.png", png)
+        return [out.path(f"speech_{cfg.hash()}.png")]  # the wav folder sits beside it
+
+
+def _outputs(store, m, level: int, partition) -> np.ndarray | None:
+    """Method m's output waveforms [N_test, L] at `level` (per-scene methods routed by scene)."""
+    from rtl_sweep.units import Unit, load_unit
+
+    if m.loop:
+        units = [Unit("loop", level, m.loop, k) for k in (range(partition.k) if m.per_subset else [-1])]
+    else:
+        units = [Unit(m.unit, level)]
+    if not all(store.exists(u.ckpt()) for u in units):
+        return None
+    outs = [load_unit(store, u)["logits"] for u in units]
+    outs = outs[0] if isinstance(outs[0], list) else outs
+    return (route(outs, partition.test_ids) if m.per_subset else outs[0]).numpy()
+
+
+def _spectrograms(columns: dict, clip: list[int], names: list[str], rate: int, level: int) -> bytes:
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(clip), len(columns), figsize=(1.8 * len(columns), 1.6 * len(clip)),
+                             squeeze=False)
+    for r, i in enumerate(clip):
+        for c, (col, waves) in enumerate(columns.items()):
+            ax = axes[r][c]
+            ax.specgram(waves[i] + 1e-9, NFFT=128, Fs=rate, noverlap=64, cmap="magma", vmin=-120, vmax=-20)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col, fontsize=7)
+            if c == 0:
+                ax.set_ylabel(names[r], fontsize=8)
+    fig.suptitle(f"Spectrograms of one test clip per scene (SIMULATED scenes), level {level}", fontsize=9)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def route(outputs: list[torch.Tensor], chosen) -> torch.Tensor:
