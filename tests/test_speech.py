@@ -135,3 +135,25 @@ def test_a_run_with_learned_routing_is_deterministic_for_a_seed(tmp_path):
     a, b = _rounds(tmp_path / "a"), _rounds(tmp_path / "b")
     assert a == b and {r[3] for r in a} >= {"learned"}
     assert all(r[4] == r[4] for r in a if r[2] == -1)  # every method's main score is a number
+    from rtl_sweep.tasks.speech import Speech
+    run = next((tmp_path / "a").glob("rtl-*"))
+    png, = Speech().pictures(str(run), str(tmp_path / "report"))
+    assert png.endswith(".png") and (tmp_path / "report" / png.split("/")[-1]).stat().st_size > 1000
+    wavs = sorted((tmp_path / "report").glob("speech_*/*.wav"))
+    assert {w.name.split("_")[0] for w in wavs} == {"indoor", "outdoor", "transportation"}
+    x, rate = sf.read(wavs[0])
+    assert rate == speech.RATE and x.shape == (speech.RATE,)
+
+
+def test_a_speech_config_with_image_data_or_model_is_one_clear_line(ctx):
+    from rtl_sweep.errors import ConfigError
+    task = ctx.task
+    for bad, words in ((["data.name=mnist5k"], "data.name='mnist5k'"),
+                       (["partition.method=kmeans"], "partition.method=kmeans"),
+                       (["data.name=speech_folder"], "needs data.path")):
+        cfg = RunConfig().with_overrides(TINY + bad)
+        with pytest.raises(ConfigError) as e:
+            task.load(cfg, torch.device("cpu"))
+        assert words in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="mask_net"):
+        task.build_model(RunConfig().with_overrides(TINY + ["model.name=cnn"]), ctx.data, 8000)

@@ -183,7 +183,8 @@ def _spectrograms(columns: dict, clip: list[int], names: list[str], rate: int, l
     for r, i in enumerate(clip):
         for c, (col, waves) in enumerate(columns.items()):
             ax = axes[r][c]
-            ax.specgram(waves[i] + 1e-9, NFFT=128, Fs=rate, noverlap=64, cmap="magma", vmin=-120, vmax=-20)
+            with np.errstate(divide="ignore"):  # a silent bin (zero padding, a dead ticket) is -inf dB: the floor colour
+                ax.specgram(waves[i], NFFT=128, Fs=rate, noverlap=64, cmap="magma", vmin=-120, vmax=-20)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
