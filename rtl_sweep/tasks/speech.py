@@ -64,7 +64,8 @@ class Speech(Task):
             raise ConfigError(f"partition.method={cfg.partition.method} does not route clips",
                               "task=speech routes by acoustic scene: use partition.method=scene")
         if cfg.data.name == "speech":
-            clips, rate = speech.generated(cfg.data.max_per_class or 80, cfg.seed, cfg.data.data_dir), speech.RATE
+            per_scene = cfg.data.max_per_class or 80  # 80 clips a scene: the default's 5-minute budget
+            clips, rate = speech.generated(per_scene, cfg.seed, cfg.data.data_dir), speech.RATE
         else:
             if not cfg.data.path:
                 raise ConfigError("data.name=speech_folder needs data.path", "give the folder holding "
@@ -183,7 +184,8 @@ def _spectrograms(columns: dict, clip: list[int], names: list[str], rate: int, l
     for r, i in enumerate(clip):
         for c, (col, waves) in enumerate(columns.items()):
             ax = axes[r][c]
-            with np.errstate(divide="ignore"):  # a silent bin (zero padding, a dead ticket) is -inf dB: the floor colour
+            # a silent bin (zero padding, a dead ticket) is -inf dB: drawn in the floor colour
+            with np.errstate(divide="ignore"):
                 ax.specgram(waves[i], NFFT=128, Fs=rate, noverlap=64, cmap="magma", vmin=-120, vmax=-20)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -221,7 +223,8 @@ def scores(data, ids: np.ndarray, est: torch.Tensor, k: int) -> tuple[dict, list
 
     def of(sel):
         d = {"si_snri": float((out_db[sel] - in_db[sel]).mean()), "si_snr": float(out_db[sel].mean())}
-        d.update(pesq_stoi(est[sel].numpy().astype(np.float64), data.y_test[sel].numpy().astype(np.float64), data.rate))
+        ref = data.y_test[sel].numpy().astype(np.float64)
+        d.update(pesq_stoi(est[sel].numpy().astype(np.float64), ref, data.rate))
         return d
 
     per = [of(torch.from_numpy(ids == j)) for j in range(k)]
