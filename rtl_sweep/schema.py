@@ -70,6 +70,12 @@ TABLES: dict[str, dict] = {
                                    "the whole image, not the mean of the regions' values"),
             ("ssim", pa.float64(), "task=inr: SSIM (scikit-image, 7x7 window); ticket row: its "
                                    "SSIM map averaged inside the region; ticket -1: the image's SSIM"),
+            ("si_snri", pa.float64(), "task=speech: SI-SNR improvement in dB (output's SI-SNR minus the "
+                                      "noisy input's), mean over clips (each from its scene's ticket)"),
+            ("si_snr", pa.float64(), "task=speech: SI-SNR in dB of the output against the clean clip"),
+            ("pesq", pa.float64(), "task=speech: PESQ (pesq package; nb at 8 kHz, wb at 16 kHz), NaN "
+                                   "when not installed"),
+            ("stoi", pa.float64(), "task=speech: STOI (pystoi package), NaN when not installed"),
             ("params_prunable", pa.int64(), "kept prunable weights the method must store (see params_count)"),
             ("params_dense", pa.int64(), "non-prunable weights (biases, batch-norm, classifier) per copy; "
                                          "a one-vs-rest copy (count = sum) keeps only its own classifier row"),

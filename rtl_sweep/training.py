@@ -32,7 +32,8 @@ class TrainTarget:
     kind: 'binary' (one-vs-rest detector: output column `column`, positives vs sampled negatives,
     balanced), 'ce' (cross-entropy over all outputs with `targets`) or 'mse' (regression: mean
     squared error of all outputs against float `targets` [N, outputs]; an epoch is one pass over
-    `positives`, with no negatives).
+    `positives`, with no negatives) or 'si_snr' (like mse, but the loss is the negative
+    scale-invariant SNR of output waveforms against target waveforms, task=speech).
     """
 
     kind: str
@@ -66,6 +67,9 @@ class TrainTarget:
             return F.binary_cross_entropy_with_logits(logits[:, self.column], target)
         if self.kind == "mse":
             return F.mse_loss(logits, target)
+        if self.kind == "si_snr":
+            from rtl_sweep.audio_metrics import si_snr
+            return -si_snr(logits, target).mean()
         return F.cross_entropy(logits, target)
 
 

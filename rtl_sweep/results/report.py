@@ -68,7 +68,7 @@ def plot_accuracy(agg, title: str) -> bytes:
     INR run) vs sparsity, per method."""
     plt = _plt()
     score = (filled_scores(agg.to_dict("records")) or ["balanced_accuracy"])[0]
-    name = {"balanced_accuracy": "balanced accuracy", "psnr": "PSNR (dB)"}.get(score, SCORES[score][0])
+    name = {"balanced_accuracy": "balanced accuracy", "psnr": "PSNR (dB)", "si_snri": "SI-SNRi (dB)"}.get(score, SCORES[score][0])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in ORDER:
         d = agg[agg.method == m].sort_values("sparsity")

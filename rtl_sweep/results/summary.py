@@ -21,7 +21,9 @@ SIGNAL_METHODS = tuple(m.name for m in METHODS.values() if m.signal)
 # score column -> (header, format); in the order the tables show them
 SCORES = {"balanced_accuracy": ("bal.acc", ".3f"), "precision": ("precision", ".3f"),
           "recall": ("recall", ".3f"), "accuracy": ("accuracy", ".3f"),
-          "psnr": ("PSNR dB", ".2f"), "ssim": ("SSIM", ".3f")}
+          "psnr": ("PSNR dB", ".2f"), "ssim": ("SSIM", ".3f"),
+          "si_snri": ("SI-SNRi dB", ".2f"), "si_snr": ("SI-SNR dB", ".2f"), "pesq": ("PESQ", ".2f"),
+          "stoi": ("STOI", ".3f")}
 
 
 def filled_scores(rows: list[dict]) -> list[str]:

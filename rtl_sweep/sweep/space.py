@@ -41,6 +41,7 @@ REPORTED_METRICS = {
     "precision": "RTL precision", "recall": "RTL recall",
     "accuracy": "multi-class accuracy (multiclass protocol)",
     "psnr": "task=inr: PSNR (dB) of RTL's routed reconstruction", "ssim": "task=inr: its SSIM",
+    "si_snri": "task=speech: SI-SNR improvement (dB) of RTL's routed outputs", "si_snr": "task=speech: their SI-SNR",
     "params_prunable": "kept prunable weights RTL stores (union of masks)",
     "params_total": "all weights RTL stores",
     "mean_jaccard": "mean mask Jaccard",

@@ -19,6 +19,7 @@ from rtl_sweep.tasks.base import Task
 TASKS: dict[str, str] = {
     "classification": "rtl_sweep.tasks.classification:Classification",
     "inr": "rtl_sweep.tasks.inr:INR",
+    "speech": "rtl_sweep.tasks.speech:Speech",
 }
 
 
