@@ -167,7 +167,8 @@ class RunConfig:
     baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
                          "which baselines to run beside RTL")
     routes: list = _f([], "routings scored from the same weights and masks (rtl_sweep/routing.py); "
-                          "ovr: oracle, argmax; multiclass: oracle, centroid, learned, confidence; "
+                          "ovr: oracle, argmax; multiclass: oracle, centroid, learned, confidence, "
+                          "entropy; "
                           "empty: the protocol's default (ovr: oracle, argmax; multiclass: oracle); "
                           "the oracle is always scored. Not part of the hash: adding one rescores a "
                           "finished run")
@@ -355,7 +356,8 @@ ROUTER_MODELS = ("auto", "mlp", "cnn")
 
 # Routings per protocol (rtl_sweep/routing.py computes them), the default set, and why the others
 # make no sense there. The oracle routes by the known subset id, as the paper does.
-ROUTINGS = {"ovr": ("oracle", "argmax"), "multiclass": ("oracle", "centroid", "learned", "confidence")}
+ROUTINGS = {"ovr": ("oracle", "argmax"),
+            "multiclass": ("oracle", "centroid", "learned", "confidence", "entropy")}
 DEFAULT_ROUTES = {"ovr": ("oracle", "argmax"), "multiclass": ("oracle",)}
 _NOT_UNDER = {  # protocol -> (why another routing makes no sense there, what to use)
     "ovr": ("each routed ticket is a binary detector of its subset and cannot name a class",

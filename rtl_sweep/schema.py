@@ -104,7 +104,8 @@ TABLES: dict[str, dict] = {
                                       "weights); null in tables written before it existed (passes)"),
             ("wall_s", pa.float64(), "seconds spent computing this row's stage"),
             ("routing", pa.string(), "how a test input picks its ticket: oracle (its known subset, "
-                                     "as in the paper) | argmax | centroid | learned | confidence; "
+                                     "as in the paper) | argmax | centroid | learned | confidence | "
+                                     "entropy; "
                                      "null in tables written before routings existed (the oracle)"),
             ("router_agreement", pa.float64(), "share of test inputs routed to their oracle subset "
                                                "(1 for the oracle); null for single models"),
