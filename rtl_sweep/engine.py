@@ -24,7 +24,7 @@ from rtl_sweep import advantages, methods
 from rtl_sweep.collapse import SignalTracker
 from rtl_sweep.config import LABEL_LEAK, RunConfig, dump_yaml
 from rtl_sweep.context import RunContext, build_context
-from rtl_sweep.errors import ConfigError
+from rtl_sweep.errors import ConfigError, ResultsError
 from rtl_sweep.executor import Executor, LocalExecutor
 from rtl_sweep.records import synthetic, wave_rows
 from rtl_sweep.routing import Routes
@@ -159,7 +159,12 @@ class Run:
                     status = "stopped_collapse"
                     break
         except BaseException:
-            self.finish("failed", done)
+            try:
+                self.finish("failed", done)
+            except (OSError, ResultsError):
+                # Storage that failed the run (a bucket gone) refuses its status row too: the user
+                # sees the first failure, the one that stopped the run, not this one.
+                self.executor.close()
             raise
         self.finish(status, done)
         return {"status": status, "folder": self.store.uri, "records": records,

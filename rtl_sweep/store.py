@@ -82,13 +82,31 @@ class AtomicOutput:
             self.abort()
 
 
+SECRET_PARAMS = ("access_key", "secret_key", "session_token")
+
+
+def refuse_secrets(uri: str) -> None:
+    """A URI that carries credentials (s3://KEY:SECRET@bucket, ?secret_key=...) would be written into
+    sweep.yaml, tables, job metadata and logs: refused. Credentials come the standard way instead."""
+    scheme, rest = uri.split("://", 1)
+    authority = rest.split("/", 1)[0]
+    query = uri.split("?", 1)[1] if "?" in uri else ""
+    if "@" in authority or any(k + "=" in query for k in SECRET_PARAMS):
+        raise ResultsError(f"the storage URI {scheme}://... carries credentials, which would be written into "
+                           "tables and logs",
+                           "drop them from the URI and set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE "
+                           "(AWS_ENDPOINT_URL for an S3-compatible store)")
+
+
 class Store:
-    """A root folder plus relative paths; local paths use the OS, URIs use pyarrow.fs."""
+    """A root folder plus relative paths; local paths use the OS, URIs use pyarrow.fs (for s3://,
+    credentials and endpoint from the AWS environment: AWS_* variables, profiles, AWS_ENDPOINT_URL)."""
 
     def __init__(self, root: str | os.PathLike):
         root = str(root)
         self.uri = root
         if "://" in root:
+            refuse_secrets(root)
             try:
                 self.fs, self.root = pafs.FileSystem.from_uri(root)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:

@@ -175,9 +175,11 @@ def stage_code(space: str, into: str) -> str:
 
 
 def storage_path(storage: str) -> str:
+    """A bucket URI as given (credentials in it refused), else a folder made absolute."""
     if "://" in storage:
-        raise ClusterError(f"--storage {storage} is a URI; a sweep writes to a folder",
-                           "mount the bucket or share on every node and pass its path, e.g. /mnt/results")
+        from rtl_sweep.store import refuse_secrets
+        refuse_secrets(storage)
+        return storage.rstrip("/")
     return str(Path(storage).expanduser().absolute())
 
 

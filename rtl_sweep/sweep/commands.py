@@ -10,12 +10,14 @@ SWEEP_EXAMPLES = """examples:
   rtl-sweep sweep search_spaces/default.yaml                    # on this machine (local Ray, 127.0.0.1)
   rtl-sweep sweep search_spaces/collapse_study.yaml --samples 6 --name collapse1
   rtl-sweep sweep search_spaces/default.yaml --address HEAD:6379 --root /mnt/shared/sweeps
+  rtl-sweep sweep search_spaces/default.yaml --address HEAD:6379 --root s3://bucket/sweeps  # no shared disk
   rtl-sweep results sweeps/default                              # the best trials, later
 """
 
 RESUME_EXAMPLES = """examples:
   rtl-sweep resume sweeps/default       # finished trials are kept, unfinished ones resume
   rtl-sweep resume /mnt/copy/default    # a sweep folder moved or copied elsewhere resumes too
+  rtl-sweep resume s3://bucket/sweeps/default   # from any head node (AWS_* credentials as usual)
 """
 
 
@@ -47,10 +49,13 @@ def configure(p, name: str) -> None:
         p.add_argument("--max-concurrent", type=int, default=None, help="trials at once (default: the file's)")
         p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the file's)")
         p.add_argument("--name", default=None, help="sweep name = folder name (default: the file's name)")
-        p.add_argument("--root", default="sweeps", help="folder that holds sweep folders (shared on a cluster)")
+        p.add_argument("--root", default="sweeps", help="folder that holds sweep folders (shared on a cluster), or a bucket URI such as s3://bucket/sweeps")
         p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray on 127.0.0.1")
         p.add_argument("--top", type=int, default=5, help="best trials to print at the end")
         p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
+        p.add_argument("--mlflow", default=None, metavar="TRACKING_URI",
+                       help="log each trial as an MLflow run (e.g. sqlite:///mlflow.db; 'env': MLFLOW_TRACKING_URI); "
+                            "needs the 'tracking' extra")
         p.set_defaults(handler=sweep_main)
     else:
         p.description = ("Continue a sweep whose driver stopped: finished trials are kept, unfinished ones "
@@ -60,6 +65,8 @@ def configure(p, name: str) -> None:
         p.add_argument("--address", default=None, help="Ray cluster address; default: a local Ray")
         p.add_argument("--top", type=int, default=5, help="best trials to print at the end")
         p.add_argument("--quiet", "-q", action="store_true", help="no per-level progress")
+        p.add_argument("--mlflow", default=None, metavar="TRACKING_URI",
+                       help="go on logging trials to MLflow (the sweep's --mlflow is not stored: it may hold a password)")
         p.set_defaults(handler=resume_main)
 
 
@@ -72,10 +79,11 @@ def sweep_main(args) -> int:
     spec, sweep_dir = prepare(spec, args.root, args.name)
     print(f"sweep {spec.name}: {spec.samples} trials, {spec.max_concurrent} at a time, sampler {spec.sampler}, "
           f"objectives {', '.join(f'{o.metric} ({o.mode})' for o in spec.objectives)} -> {sweep_dir}", flush=True)
-    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet)
+    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, mlflow=args.mlflow)
     print()
     print(best_table(spec, rows, args.top))
-    print(f"\nresults: rtl-sweep results {sweep_dir}   study: sqlite:///{sweep_dir}/study.db (study {spec.name})")
+    where = f"{sweep_dir}/study.db (SQLite; download it first)" if "://" in sweep_dir else f"sqlite:///{sweep_dir}/study.db"
+    print(f"\nresults: rtl-sweep results {sweep_dir}   study: {where} (study {spec.name})")
     return 0
 
 
@@ -85,7 +93,7 @@ def resume_main(args) -> int:
     sweep_dir = absolute(args.sweep_dir)
     spec = load_sweep(sweep_dir)
     print(f"resuming sweep {spec.name} in {sweep_dir}", flush=True)
-    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, resume=True)
+    rows = run_sweep(spec, sweep_dir, address=args.address, quiet=args.quiet, resume=True, mlflow=args.mlflow)
     print()
     print(best_table(spec, rows, args.top))
     return 0

@@ -2,10 +2,14 @@
 
     python -c "from rtl_sweep.sweep.folder import load_sweep; print(load_sweep('sweeps/default'))"
 
+The root is a folder every node can see, or an object store URI (s3://bucket/sweeps: nodes that
+share no disk; see docs/object_storage.md and sweep/study.py for the study there).
+
 Layout (<root>/<name>/):
     sweep.yaml            the search space as loaded, plus the command's settings
     study.db              the Optuna study (SQLite): optuna.load_study(study_name=<name>,
                           storage="sqlite:///<root>/<name>/study.db"), or optuna-dashboard
+                          (on a bucket: a copy the driver uploads whole after each change)
     tune/                 Tune's experiment state (what `rtl-sweep resume` restores)
     trials/<run>/         one run folder per trial (its rounds, similarity, masks)
     tables/trials/        one part per trial: params, status, final metrics
@@ -27,19 +31,34 @@ from rtl_sweep.sweep.facts import check_k_range
 from rtl_sweep.sweep.space import SweepSpec, parse_space
 
 
+def is_uri(path: str) -> bool:
+    return "://" in str(path)
+
+
 def absolute(path: str) -> str:
-    """`path` from this directory, absolute, '..' resolved (symlinks kept: a shared mount may be one)."""
+    """`path` from this directory, absolute, '..' resolved (symlinks kept: a shared mount may be one);
+    a URI as given, less a trailing slash."""
+    if is_uri(path):
+        return str(path).rstrip("/")
     return os.path.abspath(os.path.expanduser(path))
+
+
+def tune_storage(sweep_dir: str):
+    """Tune's (storage_path, storage_filesystem) for a sweep folder: the bucket's own file system for
+    a URI (an object is published only once whole), else the local one with atomic writes."""
+    if is_uri(sweep_dir):
+        store = Store(sweep_dir)
+        return store.root, store.fs
+    from rtl_sweep.sweep.atomic_fs import atomic_local_fs
+    return sweep_dir, atomic_local_fs()
 
 
 def prepare(spec: SweepSpec, root: str, name: str | None) -> tuple[SweepSpec, str]:
     """Check the sweep can run and write, then create its folder with sweep.yaml."""
     if name:
         spec = dataclasses.replace(spec, name=name)
-    sweep_dir = os.path.join(absolute(root), spec.name)
-    if "://" in root:
-        raise ConfigError("a sweep folder must be a path (a shared folder on a cluster)",
-                          "mount the storage and pass its path, e.g. /mnt/shared/sweeps")
+    root = absolute(root)
+    sweep_dir = f"{root}/{spec.name}" if is_uri(root) else os.path.join(root, spec.name)
     check_writable(root)  # first: a cluster job on an unwritable --root fails at once, in one line
     check_k_range(spec)
     store = Store(sweep_dir)
@@ -58,7 +77,7 @@ def check_writable(root: str) -> None:
     except (ResultsError, OSError) as e:
         why = str(getattr(e, "problem", e)).split(": ", 1)[-1]  # the OS's reason, not the probe's name
         raise ConfigError(f"cannot write to --root {root} ({why})",
-                          "pass a folder this node (every node, on a cluster) can write") from None
+                          "pass a folder or bucket this node (every node, on a cluster) can write") from None
 
 
 def spec_record(spec: SweepSpec) -> dict:
@@ -69,13 +88,13 @@ def spec_record(spec: SweepSpec) -> dict:
 
 
 def load_sweep(sweep_dir: str) -> SweepSpec:
-    p = Path(sweep_dir)
-    if not (p / "sweep.yaml").is_file():
+    store = Store(sweep_dir)
+    if not store.exists("sweep.yaml"):
         raise ResultsError(f"{sweep_dir} is not a sweep folder (no sweep.yaml)",
                            "pass the folder `rtl-sweep sweep` created, e.g. sweeps/default")
-    raw = yaml.safe_load((p / "sweep.yaml").read_text())
+    raw = yaml.safe_load(store.read_bytes("sweep.yaml").decode())
     raw.pop("source", None)
-    return parse_space(raw, str(p / "sweep.yaml"))
+    return parse_space(raw, f"{sweep_dir}/sweep.yaml")
 
 
 def trial_rows(store: Store) -> list[dict]:

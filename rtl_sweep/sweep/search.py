@@ -16,6 +16,9 @@ lose or double-count a trial:
 Its pickles (Tune's tuner.pkl and searcher state) hold no path to the study: a restored searcher keeps
 the study of the sweep folder it was built for, so a moved or copied folder resumes against its own
 study.db. `SweepGenerator` does the same for the trials Tune creates after a restore.
+On a bucket the study is a local SQLite copy the driver uploads (sweep/study.py): `persist` runs
+after every change the searcher makes to it, so the bucket's study is never behind the searcher
+state Tune saves after it.
 The searcher also records trials stopped before their target sparsity as PRUNED rather than telling
 Optuna the value of the level where they stopped, and names each Optuna trial's Tune trial in the
 user attribute `tune_trial_id`.
@@ -39,8 +42,10 @@ TRIAL_ATTR = "tune_trial_id"
 
 
 class ResumableOptunaSearch(OptunaSearch):
-    def __init__(self, *, sampler_for: Callable[[int], optuna.samplers.BaseSampler], **kw):
+    def __init__(self, *, sampler_for: Callable[[int], optuna.samplers.BaseSampler],
+                 persist: Callable[[], None] = lambda: None, **kw):
         self._sampler_for = sampler_for  # the sweep's sampler for a study that holds n trials
+        self._persist = persist  # after each change to the study (uploads a bucket's copy)
         super().__init__(sampler=sampler_for(0), **kw)
         self._reseed()
 
@@ -49,7 +54,7 @@ class ResumableOptunaSearch(OptunaSearch):
 
     # ---- pickles without the study's path ------------------------------------------------------
     def __getstate__(self) -> dict:
-        state = dict(self.__dict__, _storage=None, _ot_study=None, _sampler=None)
+        state = dict(self.__dict__, _storage=None, _ot_study=None, _sampler=None, _persist=None)
         state["_ot_trials"] = {tid: t._trial_id for tid, t in self._ot_trials.items()}
         return state
 
@@ -60,7 +65,7 @@ class ResumableOptunaSearch(OptunaSearch):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             state = pickle.load(f)
-        for key in ("_storage", "_ot_study", "_sampler"):  # this searcher's own study stays
+        for key in ("_storage", "_ot_study", "_sampler", "_persist"):  # this searcher's own study stays
             state.pop(key, None)
         ids = state.pop("_ot_trials")
         self.__dict__.update(state)
@@ -76,6 +81,11 @@ class ResumableOptunaSearch(OptunaSearch):
 
     # ---- asking ----------------------------------------------------------------------------------
     def suggest(self, trial_id: str):
+        config = self._suggest(trial_id)
+        self._persist()
+        return config
+
+    def _suggest(self, trial_id: str):
         if trial_id not in self._ot_trials and not callable(self._space):
             orphan = self._orphan()
             if orphan is not None:
@@ -111,6 +121,7 @@ class ResumableOptunaSearch(OptunaSearch):
         if frozen is not None and result.get(TRAINING_ITERATION) in frozen.intermediate_values:
             return  # a resumed trial reports its finished levels again: Optuna has them
         super().on_trial_result(trial_id, result)
+        self._persist()
 
     def on_trial_complete(self, trial_id: str, result=None, error: bool = False):
         if self._finished(trial_id, self._frozen(trial_id)):
@@ -121,6 +132,7 @@ class ResumableOptunaSearch(OptunaSearch):
             # comparable with finished trials', so Optuna records it PRUNED, with no value.
             result = None
         super().on_trial_complete(trial_id, result, error)
+        self._persist()
 
 
 class SweepGenerator(SearchGenerator):

@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 import math
 import os
-from pathlib import Path
+import posixpath
 
 from rtl_sweep.store import Store
 from rtl_sweep.sweep import study
-from rtl_sweep.sweep.folder import absolute, trial_rows
+from rtl_sweep.sweep.folder import absolute, trial_rows, tune_storage
 from rtl_sweep.sweep.space import SweepSpec
 from rtl_sweep.sweep.tables import ended_row, write_pareto, write_trial
 
@@ -31,14 +31,14 @@ def _trainable(spec: SweepSpec, sweep_dir: str):
 
 def _run_config(spec: SweepSpec, sweep_dir: str, callbacks: list):
     from ray import tune
-    from rtl_sweep.sweep.atomic_fs import atomic_local_fs
     from rtl_sweep.sweep.stopper import CollapseStopper
     stop = CollapseStopper(int(spec.stopper.get("min_level", 0))) if spec.stopper.get("collapse") else None
+    storage_path, storage_fs = tune_storage(sweep_dir)
     # A trial whose process or node dies is restarted up to 3 times (a ticket actor's restarts too),
     # each time resuming from its run folder; an error its own code raises repeats on each restart
     # (quickly: finished units are skipped) and the trial ends failed.
-    return tune.RunConfig(name="tune", storage_path=sweep_dir, stop=stop,
-                          storage_filesystem=atomic_local_fs(), callbacks=callbacks + _loggers(), verbose=0,
+    return tune.RunConfig(name="tune", storage_path=storage_path, stop=stop,
+                          storage_filesystem=storage_fs, callbacks=callbacks + _loggers(), verbose=0,
                           failure_config=tune.FailureConfig(max_failures=3))
 
 
@@ -57,8 +57,9 @@ def _search(spec: SweepSpec, sweep_dir: str):
                                      metric=spec.metrics if multi else spec.metrics[0],
                                      mode=spec.modes if multi else spec.modes[0],
                                      sampler_for=functools.partial(study.sampler, spec.sampler, spec.seed),
-                                     storage=study.storage(sweep_dir))
-    return SweepGenerator(searcher, spec.max_concurrent, sweep_dir)
+                                     storage=study.storage(sweep_dir),
+                                     persist=functools.partial(study.persist, sweep_dir))
+    return SweepGenerator(searcher, spec.max_concurrent, tune_storage(sweep_dir)[0])
 
 
 def _new_tuner(spec: SweepSpec, sweep_dir: str, callbacks: list):
@@ -81,9 +82,8 @@ def _restored_tuner(spec: SweepSpec, sweep_dir: str, tune_dir: str, callbacks: l
     Optuna trials (see search.py). Errored trials stay failed (recorded FAIL in the study): rerunning
     them under the same trial id could not update their finished Optuna trial."""
     from ray import tune
-    from rtl_sweep.sweep.atomic_fs import atomic_local_fs
     tuner = tune.Tuner.restore(tune_dir, trainable=_trainable(spec, sweep_dir), resume_unfinished=True,
-                               restart_errored=False, storage_filesystem=atomic_local_fs())
+                               restart_errored=False, storage_filesystem=tune_storage(sweep_dir)[1])
     # Restore unpickles the old command's searcher and callbacks. This command's replace them: a
     # searcher on this folder's study.db (Tune then loads its saved state into it; the folder may
     # have moved) and a writer with its --quiet and fresh timers. Ray 2.58 offers no public setter
@@ -96,7 +96,7 @@ def _restored_tuner(spec: SweepSpec, sweep_dir: str, tune_dir: str, callbacks: l
 
 
 def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet: bool = False,
-              resume: bool = False) -> list[dict]:
+              resume: bool = False, mlflow: str | None = None) -> list[dict]:
     from rtl_sweep.distributed.ray_init import init_ray
     # Every path a trial uses derives from this one, absolute before any trial starts: Tune runs
     # each trial in its own working directory, where a relative path names another folder.
@@ -106,17 +106,19 @@ def run_sweep(spec: SweepSpec, sweep_dir: str, address: str | None = None, quiet
     import torch  # noqa: F401  (torch in the driver first, before Ray starts threads)
     init_ray(address)
     from ray import tune
-    from rtl_sweep.sweep.atomic_fs import atomic_local_fs
+    from rtl_sweep.sweep import tracking
     from rtl_sweep.sweep.writer import TableWriter
     store = Store(sweep_dir)
-    writer = TableWriter(spec, store, sweep_dir, quiet)
-    tune_dir = str(Path(sweep_dir, "tune"))
-    if resume and not tune.Tuner.can_restore(tune_dir, storage_filesystem=atomic_local_fs()):
+    callbacks = [TableWriter(spec, store, sweep_dir, quiet), *tracking.callbacks(mlflow, spec.name)]
+    storage_path, storage_fs = tune_storage(sweep_dir)
+    tune_dir = posixpath.join(storage_path, "tune")
+    if resume and not tune.Tuner.can_restore(tune_dir, storage_filesystem=storage_fs):
         # Killed before Tune saved anything (it starts a few seconds after sweep.yaml is written):
         # no trial ran, so the sweep starts; a trial already asked from the study is adopted.
         resume = False
-    tuner = _restored_tuner(spec, sweep_dir, tune_dir, [writer]) if resume else _new_tuner(spec, sweep_dir, [writer])
+    tuner = _restored_tuner(spec, sweep_dir, tune_dir, callbacks) if resume else _new_tuner(spec, sweep_dir, callbacks)
     grid = tuner.fit()
+    study.persist(sweep_dir)
     _write_missing_rows(spec, sweep_dir, store, grid)
     rows = trial_rows(store)
     write_pareto(store, spec, [r for r in rows if r["status"] != "failed"],
