@@ -142,6 +142,9 @@ LABEL_LEAK = ("protocol=multiclass with partition.method=class: the oracle route
               "kmeans, pca or group")
 
 
+EXPOSURES = ("passes", "final")  # RunConfig.exposure; rtl_sweep/methods.py applies it
+
+
 @dataclass(frozen=True)
 class RunConfig:
     name: str = _f("rtl", "a label for the run folder; not part of the hash")
@@ -153,12 +156,19 @@ class RunConfig:
     memory_format: str = _f("contiguous", "contiguous | channels_last: conv models (cnn, ghostnet) run "
                                           "their per-model passes in NHWC, the layout tensor cores "
                                           "and oneDNN prefer; fused stacks stay contiguous (vmap)")
+    exposure: str = _f("passes", "passes: every method sees the same data passes per level (the "
+                                 "paper's rule: IMP trains prune.epochs + joint.epochs, RTL's tickets "
+                                 "prune.epochs, then joint retraining joint.epochs from the rewind "
+                                 "point) | final: every deployed model's final weights are trained "
+                                 "prune.epochs + joint.epochs epochs from the rewind point (RTL's "
+                                 "tickets and its joint retraining too)")
     protocol: str = _f("ovr", "ovr: each ticket a binary detector of its subset (the paper) | "
                               "multiclass: the routed ticket predicts the class")
     baselines: list = _f(["imp_single", "imp_multiple", "imp_single_equal"],
                          "which baselines to run beside RTL")
     routes: list = _f([], "routings scored from the same weights and masks (rtl_sweep/routing.py); "
-                          "ovr: oracle, argmax; multiclass: oracle, centroid, learned, confidence; "
+                          "ovr: oracle, argmax; multiclass: oracle, centroid, learned, confidence, "
+                          "entropy; "
                           "empty: the protocol's default (ovr: oracle, argmax; multiclass: oracle); "
                           "the oracle is always scored. Not part of the hash: adding one rescores a "
                           "finished run")
@@ -271,6 +281,8 @@ class RunConfig:
         if self.memory_format not in ("contiguous", "channels_last"):
             raise ConfigError(f"memory_format={self.memory_format!r} is unknown",
                               "use contiguous or channels_last")
+        if self.exposure not in EXPOSURES:
+            raise ConfigError(f"exposure={self.exposure!r} is unknown", f"use {' or '.join(EXPOSURES)}")
         if self.protocol not in ("ovr", "multiclass"):
             raise ConfigError(f"protocol={self.protocol!r} is unknown", "use ovr or multiclass")
         if self.joint.variant not in ("sequential", "summed"):
@@ -358,7 +370,8 @@ ROUTER_MODELS = ("auto", "mlp", "cnn")
 
 # Routings per protocol (rtl_sweep/routing.py computes them), the default set, and why the others
 # make no sense there. The oracle routes by the known subset id, as the paper does.
-ROUTINGS = {"ovr": ("oracle", "argmax"), "multiclass": ("oracle", "centroid", "learned", "confidence"),
+ROUTINGS = {"ovr": ("oracle", "argmax"),
+            "multiclass": ("oracle", "centroid", "learned", "confidence", "entropy"),
             "speech": ("oracle", "learned")}
 DEFAULT_ROUTES = {"ovr": ("oracle", "argmax"), "multiclass": ("oracle",)}
 _NOT_UNDER = {  # protocol -> (why another routing makes no sense there, what to use)

@@ -23,6 +23,7 @@ import os
 
 import torch
 
+from rtl_sweep import methods
 from rtl_sweep.context import RunContext
 from rtl_sweep.pruning import Mask, union
 from rtl_sweep.serialize import tensor_bytes
@@ -42,7 +43,7 @@ def joint_retrain(ctx: RunContext, masks: list[Mask], level: int) -> tuple[dict,
     forward = compiled(ctx.model.forward, cfg.joint.compile, ctx.device)
     opts = [torch.optim.Adam(params.values(), lr=cfg.joint.lr, fused=fused or None) for _ in range(n_opts)]
     ctx.model.module.train()
-    for epoch in range(cfg.joint.epochs):
+    for epoch in range(methods.joint_epochs(cfg)):
         batches = [on_device(obj.epoch_batches(cfg.prune.batch_size,
                                                derive_seed(cfg.seed, "joint", level, k, epoch)), ctx.device)
                    for k, obj in enumerate(targets)]

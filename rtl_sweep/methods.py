@@ -35,6 +35,8 @@ class Method:
     style: tuple = ("C0", "o", "-")   # plot colour, marker, line style
 
     def epochs(self, cfg) -> int:
+        if cfg.exposure == "final":  # every deployed model's final weights: the same epochs
+            return cfg.prune.epochs + cfg.joint.epochs
         return cfg.prune.epochs + (cfg.joint.epochs if self.extra_epochs else 0)
 
 
@@ -55,6 +57,12 @@ METHODS: dict[str, Method] = {m.name: m for m in (RTL_TICKETS, RTL, IMP_MULTIPLE
                                                   IMP_SINGLE_EQUAL)}
 BASELINES = tuple(m.name for m in METHODS.values() if m.baseline)
 ORDER = [RTL.name, RTL_TICKETS.name, IMP_SINGLE.name, IMP_MULTIPLE.name, IMP_SINGLE_EQUAL.name]  # summaries
+
+
+def joint_epochs(cfg) -> int:
+    """Epochs of RTL's joint retraining from the rewind point: joint.epochs under exposure=passes
+    (its tickets already trained prune.epochs in extraction), all of a level's epochs under final."""
+    return cfg.prune.epochs + cfg.joint.epochs if cfg.exposure == "final" else cfg.joint.epochs
 
 
 def active(cfg) -> list[Method]:

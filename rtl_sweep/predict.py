@@ -22,7 +22,7 @@ import yaml
 from rtl_sweep.config import RunConfig, check_routes
 from rtl_sweep.context import build_context
 from rtl_sweep.errors import ConfigError, DataError
-from rtl_sweep.routing import argmax_route, build_router, confidence_route
+from rtl_sweep.routing import argmax_route, build_router, confidence_route, entropy_route
 from rtl_sweep.schema import check_run_folder
 from rtl_sweep.serialize import tensor_load
 from rtl_sweep.store import Store
@@ -124,6 +124,8 @@ class LoadedRun:
             chosen = argmax_route(outs)
         elif routing == "confidence":
             chosen = confidence_route(outs)
+        elif routing == "entropy":
+            chosen = entropy_route(outs)
         else:
             if routing not in self._routers:
                 self._routers[routing] = build_router(self.ctx, self.store, routing)

@@ -68,7 +68,7 @@ def synthetic(ctx: RunContext) -> bool | None:
 
 def _row(ctx, method, level, ticket, subset, scores, **extra) -> dict:
     row = {"run_id": ctx.cfg.hash(), "synthetic": synthetic(ctx), "method": method, "level": level,
-           "ticket": ticket, "subset": subset}
+           "ticket": ticket, "subset": subset, "exposure": ctx.cfg.exposure}
     for m in ctx.task.scores:  # the task's own columns; the other tasks' stay null
         v = scores.get(m)
         row[m] = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)

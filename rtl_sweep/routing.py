@@ -9,6 +9,11 @@ no oracle, and each maps the tickets' outputs on some inputs (and the inputs) to
   so the K detectors form a K-way classifier.
 - confidence (multiclass): every ticket predicts; the most confident answer (largest softmax
   probability) wins. No router, no parameters.
+- entropy (multiclass): SupSup's one-shot task inference (Wortsman et al. 2020): mix the K
+  tickets' outputs with coefficients alpha = 1/K, take the gradient of the mixture's output entropy
+  with respect to alpha, and pick the ticket whose coefficient lowers the entropy most (the most
+  negative gradient). SupSup mixes the masks inside one network; mixing the outputs is our choice,
+  so it costs the K forward passes the other routings already made. No parameters.
 - centroid (multiclass): the nearest centroid of each subset's training inputs in the partition's
   embedding (partition.embedding); for k-means partitions these are its own centroids, so this is
   the routing k-means always had.
@@ -50,6 +55,17 @@ def confidence_route(outputs: list[torch.Tensor]) -> np.ndarray:
     """multiclass: each ticket's largest softmax probability; the most confident ticket wins."""
     conf = torch.stack([lg.float().softmax(1).max(1).values for lg in outputs], 1)
     return conf.argmax(1).numpy()
+
+
+def entropy_route(outputs: list[torch.Tensor]) -> np.ndarray:
+    """multiclass: argmin over k of d H(softmax(sum_k alpha_k logits_k)) / d alpha_k at alpha = 1/K,
+    per input (SupSup's one-shot inference, on the tickets' outputs)."""
+    logits = torch.stack([lg.detach().float() for lg in outputs], 0)   # [K, N, C]
+    alpha = torch.full((logits.shape[0], logits.shape[1]), 1.0 / logits.shape[0], requires_grad=True)
+    log_p = (alpha[:, :, None] * logits).sum(0).log_softmax(1)
+    entropy = -(log_p.exp() * log_p).sum()   # inputs are independent: one backward gives every gradient
+    (grad,) = torch.autograd.grad(entropy, alpha)
+    return grad.argmin(0).numpy()
 
 
 # ---- centroid routing -------------------------------------------------------------------------
@@ -150,6 +166,8 @@ def build_router(ctx: RunContext, store: Store, name: str) -> Router:
         return Router(name, 0, lambda outputs, x: argmax_route(outputs), fixed=False)
     if name == "confidence":
         return Router(name, 0, lambda outputs, x: confidence_route(outputs), fixed=False)
+    if name == "entropy":
+        return Router(name, 0, lambda outputs, x: entropy_route(outputs), fixed=False)
     if name in ("centroid", "learned"):
         choose, params = centroid_route(ctx) if name == "centroid" else learned_route(ctx, store)
         return Router(name, params, choose, fixed=True)

@@ -105,9 +105,13 @@ TABLES: dict[str, dict] = {
             ("params_ratio_multiple", pa.float64(), "RTL's params_prunable (union) over IMP multiple's "
                                                     "(sum) at this level, on RTL's aggregate row"),
             ("epochs", pa.int64(), "training epochs behind this row (exposure)"),
+            ("exposure", pa.string(), "the run's exposure rule: passes (equal data passes, the paper's) "
+                                      "| final (equal epochs behind every deployed model's final "
+                                      "weights); null in tables written before it existed (passes)"),
             ("wall_s", pa.float64(), "seconds spent computing this row's stage"),
             ("routing", pa.string(), "how a test input picks its ticket: oracle (its known subset, "
-                                     "as in the paper) | argmax | centroid | learned | confidence; "
+                                     "as in the paper) | argmax | centroid | learned | confidence | "
+                                     "entropy; "
                                      "null in tables written before routings existed (the oracle)"),
             ("router_agreement", pa.float64(), "share of test inputs routed to their oracle subset "
                                                "(1 for the oracle); null for single models"),

@@ -37,7 +37,7 @@ from rtl_sweep.store import Store
 
 TINY = ["data.max_per_class=60", "model.name=mlp", "model.width=8", "prune.epochs=2", "joint.epochs=1",
         "prune.target_sparsity=0.75", "prune.batch_size=32"]
-ALL_MULTICLASS = "[oracle,centroid,learned,confidence]"
+ALL_MULTICLASS = "[oracle,centroid,learned,confidence,entropy]"
 
 
 def _envs_cfg(path: Path, routes: str) -> RunConfig:
@@ -206,7 +206,7 @@ def test_the_routers_never_read_test_labels_or_test_subset_ids(envs, tmp_path):
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[n], theirs[n]) for n in mine)
     outputs = _logits(envs.folder, "rtl", 1, ctx.K)
     clean, dirty = Routes(ctx, envs.run.store), Routes(poisoned, store)
-    for name in ("centroid", "learned", "confidence"):
+    for name in ("centroid", "learned", "confidence", "entropy"):
         assert np.array_equal(clean.choose_test(name, outputs), dirty.choose_test(name, outputs)), name
 
 
@@ -219,7 +219,7 @@ def test_parameter_totals_include_the_router_where_stated(envs):
     for r in rows:
         if r["ticket"] >= 0:
             continue
-        want = {"oracle": 0, "confidence": 0, "learned": router, "centroid": centroids}[r["routing"]]
+        want = {"oracle": 0, "confidence": 0, "entropy": 0, "learned": router, "centroid": centroids}[r["routing"]]
         if r["method"] in ("imp_single", "imp_single_equal"):
             want = 0                                              # one model: nothing routed
         assert r["router_params"] == want, (r["method"], r["routing"])
@@ -255,7 +255,7 @@ def test_predict_reproduces_the_recorded_accuracy(envs, ovr, tmp_path):
     assert loaded.level == envs.run.ctx.levels - 1
     truth = loaded.subsets_of(y[rows_], g[rows_])
     rows = _rounds(envs.folder)
-    for routing in ("oracle", "centroid", "learned", "confidence"):
+    for routing in ("oracle", "centroid", "learned", "confidence", "entropy"):
         out = loaded.predict(x[rows_], routing, subsets=truth if routing == "oracle" else None)
         rec = _routed(rows, "rtl", loaded.level, routing) if routing != "oracle" else \
             next(r for r in rows if r["method"] == "rtl" and r["level"] == loaded.level and r["ticket"] == -1)

@@ -25,7 +25,7 @@ def configure(p, name: str) -> None:
                         "and group columns named as in the run's config); raw values, as the run's data")
     p.add_argument("--routing", "-r", default="oracle",
                    help="oracle (subsets from the file's labels or groups) | argmax (ovr) | centroid | "
-                        "learned | confidence (multiclass)")
+                        "learned | confidence | entropy (multiclass)")
     p.add_argument("--level", type=int, default=None, help="pruning level (default: the last one)")
     p.add_argument("--output", "-o", required=True, help="Parquet file to write")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")

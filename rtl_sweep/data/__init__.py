@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rtl_sweep.config import DataConfig
-from rtl_sweep.data.split import cap_per_class, stratified_split
+from rtl_sweep.data.split import cap_per_class, source_split, stratified_split
 from rtl_sweep.errors import DataError
 
 
@@ -30,6 +30,8 @@ class Source:
     class_names: list[str] | None = None  # names of the sorted unique labels; None: str(label)
     pixel_max: float | None = None  # images: divide by it, then per-channel stats; None: per-feature
     test: np.ndarray | None = None  # [N] bool: the source's own test split (CIFAR's official one)
+    source: np.ndarray | None = None  # [N] id of the original sample each row was made from
+    #                                   (benchmarks.py): rows of one source stay on one side
 
 
 @dataclass
@@ -130,6 +132,8 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
                             "use it with cifar10 or cifar100, or drop it")
         te_mask = src.test[keep]
         tr, te = np.flatnonzero(~te_mask), np.flatnonzero(te_mask)
+    elif src.source is not None:
+        tr, te = source_split(y, src.source[keep], cfg.test_fraction, seed)
     else:
         tr, te = stratified_split(y, g, cfg.test_fraction, seed)
     x_train, x_test, scaling = _standardise(x[tr], x[te], src.pixel_max)

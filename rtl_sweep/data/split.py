@@ -51,3 +51,15 @@ def stratified_split(y: np.ndarray, g: np.ndarray | None, test_fraction: float,
     train_mask = np.ones(len(y), bool)
     train_mask[test_idx] = False
     return np.flatnonzero(train_mask).astype(np.int64), test_idx
+
+
+def source_split(y: np.ndarray, source: np.ndarray, test_fraction: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train_idx, test_idx) with every row of one source on the same side: the sources are split
+    stratified by the label of their first row, then each row follows its source."""
+    ids, first, inverse = np.unique(source, return_index=True, return_inverse=True)
+    _, test_sources = stratified_split(y[first], None, test_fraction, seed)
+    is_test = np.zeros(len(ids), bool)
+    is_test[test_sources] = True
+    test_mask = is_test[inverse.reshape(-1)]
+    return np.flatnonzero(~test_mask).astype(np.int64), np.flatnonzero(test_mask).astype(np.int64)

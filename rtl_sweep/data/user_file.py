@@ -1,10 +1,12 @@
-"""Your own data: a .npz (X, y, optional group) or a .parquet table (label, optional group, features).
+"""Your own data: a .npz (X, y, optional group and source) or a .parquet table (label, optional group, features).
 
     python -c "import numpy as np; np.savez('d.npz', X=np.random.rand(40, 5), y=np.arange(40) % 2)"
     python -c "from rtl_sweep.config import DataConfig; from rtl_sweep.data import load_dataset; \
 print(load_dataset(DataConfig(name='file', path='d.npz'), seed=0).input_shape)"
 
 Labels and groups may be any ints or strings; load_dataset maps them to 0..C-1 in sorted order.
+A `source` array (the original sample each row was made from, benchmarks.py) makes the train/test
+split keep all rows of one source on the same side.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _load_npz(path: Path) -> Source:
     y = arrays["y"]
     if y.ndim == 2 and y.shape[1] == 1:  # a column vector, as some exporters write it
         y = y[:, 0]
-    return Source(x=x, y=y, g=arrays.get("group"))
+    return Source(x=x, y=y, g=arrays.get("group"), source=arrays.get("source"))
 
 
 def _load_parquet(path: Path, label_column: str, group_column: str) -> Source:
@@ -101,6 +103,9 @@ def _check(src: Source, path: Path) -> None:
     if src.g is not None and (src.g.ndim != 1 or len(src.g) != n):
         raise DataError(f"{path}: X has {n} samples but group has shape {src.g.shape}",
                         "give group one id per row of X, or leave it out")
+    if src.source is not None and (src.source.ndim != 1 or len(src.source) != n):
+        raise DataError(f"{path}: X has {n} samples but source has shape {src.source.shape}",
+                        "give source one original-sample id per row of X, or leave it out")
     if not (np.issubdtype(src.x.dtype, np.number) or src.x.dtype == bool):
         raise DataError(f"{path}: X has non-numeric dtype {src.x.dtype}",
                         "store X as a float or integer array")

@@ -54,7 +54,9 @@ def format_run(rounds: list[dict], main_score: str | None = None, higher_is_bett
                          number(r.get("jaccard_chance"), ".3f"),
                          ("YES" if r.get("collapse") else "no") if r.get("collapse") is not None else ""])
             first = False
-    out = ["At equal sparsity (level 0 is the dense model):", table(header, rows)]
+    rules = sorted({r.get("exposure") or "passes" for r in agg})  # null: written before the rule existed
+    out = [f"At equal sparsity (level 0 is the dense model; exposure {', '.join(rules)}):",
+           table(header, rows)]
     if any(r.get("synthetic") for r in agg):
         out = [SYNTHETIC_WARNING, ""] + out
     eq_rows = []
