@@ -9,6 +9,7 @@ reader sees a whole file or none, and a crash never damages a file already writt
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import posixpath
@@ -126,20 +127,34 @@ class Store:
     def path(self, rel: str = "") -> str:
         return posixpath.join(self.root, rel) if rel else self.root
 
+    @contextlib.contextmanager
+    def _reading(self, rel: str):
+        """The storage itself failing under a read (an endpoint gone mid-run) becomes one line, not
+        a trace; a missing file stays FileNotFoundError, by which callers ask "is it there yet?"."""
+        try:
+            yield
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise ResultsError(f"cannot read {self.uri}/{rel}: {e}",
+                               "check the storage path is reachable from every node") from None
+
     # ---- reading -----------------------------------------------------------------------------
     def exists(self, rel: str) -> bool:
-        return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
+        with self._reading(rel):
+            return self.fs.get_file_info(self.path(rel)).type != pafs.FileType.NotFound
 
     def read_bytes(self, rel: str) -> bytes:
-        with self.fs.open_input_file(self.path(rel)) as f:
+        with self._reading(rel), self.fs.open_input_file(self.path(rel)) as f:
             return f.read()
 
     def list(self, rel: str = "", suffix: str = "", recursive: bool = False) -> list[str]:
         """Relative paths of files under `rel` ending in `suffix`, sorted; [] if `rel` is missing."""
         base = self.path(rel)
-        if self.fs.get_file_info(base).type != pafs.FileType.Directory:
-            return []
-        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=recursive))
+        with self._reading(rel):
+            if self.fs.get_file_info(base).type != pafs.FileType.Directory:
+                return []
+            infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=recursive))
         out = []
         for info in infos:
             name = posixpath.basename(info.path)
@@ -148,7 +163,7 @@ class Store:
         return sorted(out)
 
     def read_table(self, rel: str) -> pa.Table:
-        with self.fs.open_input_file(self.path(rel)) as f:
+        with self._reading(rel), self.fs.open_input_file(self.path(rel)) as f:
             return pq.read_table(f)
 
     # ---- writing (atomic) --------------------------------------------------------------------
@@ -172,8 +187,12 @@ class Store:
 
     def delete(self, rel: str) -> None:
         p = self.path(rel)
-        info = self.fs.get_file_info(p)
-        if info.type == pafs.FileType.Directory:
-            self.fs.delete_dir(p)
-        elif info.type == pafs.FileType.File:
-            self.fs.delete_file(p)
+        try:
+            info = self.fs.get_file_info(p)
+            if info.type == pafs.FileType.Directory:
+                self.fs.delete_dir(p)
+            elif info.type == pafs.FileType.File:
+                self.fs.delete_file(p)
+        except OSError as e:
+            raise ResultsError(f"cannot delete {self.uri}/{rel}: {e}",
+                               "check the storage path exists and is writable from every node") from None

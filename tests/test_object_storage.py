@@ -279,7 +279,8 @@ def test_a_bucket_that_stops_answering_fails_the_run_in_one_line_and_keeps_what_
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert proc.returncode != 0 and len(errors) == 1, err[-3000:]
     print(errors[0], file=sys.stderr)
-    assert "cannot write s3://" in errors[0] and "fix:" in errors[0] and "testing-secret" not in err
+    # the endpoint may vanish during a write or during the next level's read of its checkpoint
+    assert ("cannot write s3://" in errors[0] or "cannot read s3://" in errors[0]) and "fix:" in errors[0] and "testing-secret" not in err
     assert "/tables/runs/" not in errors[0]  # the write that stopped the run, not the status row after it
     for path, data in written.items():  # nothing written before the stop is lost or damaged
         assert fs.open_input_stream(path).read() == data, path
