@@ -51,7 +51,7 @@ TABLES: dict[str, dict] = {
     "rounds": {
         "help": "one row per (method, pruning level, ticket) under the oracle routing; ticket = -1 is "
                 "the method's aggregate. Each other routing adds one aggregate row per method and "
-                "level, with ticket = -2 and its name in `routing` (README, Routing)",
+                "level, with ticket = -2 and its name in `routing` (docs/routing.md)",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
             ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal"),

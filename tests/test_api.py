@@ -1,4 +1,4 @@
-"""The notebook API: `from rtl_sweep import ...` is cheap, and the README's "From Python" example runs.
+"""The notebook API: `from rtl_sweep import ...` is cheap, and the manual's "From Python" example runs.
 
     python -m pytest tests/test_api.py -q
 """
@@ -34,8 +34,8 @@ def test_load_space_from_the_package():
 
 
 def _readme_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    (block,) = re.findall(r"<!-- from-python[^>]*-->\n```python\n(.*?)```", readme, re.S)
+    page = (ROOT / "docs" / "python.md").read_text()
+    (block,) = re.findall(r"<!-- from-python[^>]*-->\n```python\n(.*?)```", page, re.S)
     return block
 
 
@@ -43,7 +43,7 @@ def test_readme_from_python_example_runs_on_real_data(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(_readme_example(), "README.md (From Python)", "exec"), {})
+        exec(compile(_readme_example(), "docs/python.md (From Python)", "exec"), {})
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["method", "imp_single", "rtl", "rtl_tickets"]
     assert [ln.split()[0] for ln in lines[2:]] == ["0", "1", "2", "3"]     # levels to 87.5% sparsity

@@ -176,14 +176,15 @@ def test_round_trip_through_dict_is_identity():
     assert again == cfg and again.hash() == cfg.hash()
 
 
-def test_readme_config_table_is_current():
-    """The README's config-keys table is generated from the dataclasses: it cannot drift."""
+def test_manual_config_table_is_current():
+    """The manual's config-keys table is generated from the dataclasses: it cannot drift."""
     from pathlib import Path
     from rtl_sweep.config import keys_markdown
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    start = readme.index("<!-- config-keys")
-    table = readme[readme.index("\n", start) + 1:readme.index("<!-- /config-keys -->")]
-    assert table.strip() == keys_markdown().strip()
+    page = (Path(__file__).resolve().parents[1] / "docs" / "config_keys.md").read_text()
+    start = page.index("<!-- config-keys")
+    table = page[page.index("\n", start) + 1:page.index("<!-- /config-keys -->")]
+    assert table.strip() == keys_markdown().strip(), "regenerate the table in docs/config_keys.md: " \
+        "python -m rtl_sweep.config"
 
 
 def test_multiclass_over_the_class_partition_warns_that_the_oracle_is_the_label(tmp_path):

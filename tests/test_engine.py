@@ -401,7 +401,7 @@ def test_multiclass_single_model_has_no_per_ticket_rows_even_when_k_equals_class
 
 
 def test_readme_user_file_example_with_group_column(tmp_path, capsys):
-    """The README's example: MNIST under three environments, routed by its group column."""
+    """The manual's example (docs/own_data.md): MNIST under three environments, routed by its group column."""
     from rtl_sweep.cli import main
     from rtl_sweep.data.make_example import write
     for name, extra in (("envs.npz", []), ("envs.parquet", ["--set", "data.group_column=environment",

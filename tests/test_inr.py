@@ -244,7 +244,7 @@ def test_report_shows_the_pictures_and_psnr_vs_sparsity(cli_run, tmp_path):
     assert f"inr_{rid}.png" in page and "PSNR dB" in page
     rc, out, _ = _cli(["results", str(folder)])
     assert rc == 0 and "RTL PSNR dB" in out
-    rc, out, err = _cli(["query", str(folder), PSNR_VS_SPARSITY, "-f", "json"])  # the README's query
+    rc, out, err = _cli(["query", str(folder), PSNR_VS_SPARSITY, "-f", "json"])  # docs/results.md's query
     rows = json.loads(out)
     assert rc == 0, err
     assert {r["method"] for r in rows} == {"rtl", "rtl_tickets", "imp_single", "imp_multiple", "imp_single_equal"}

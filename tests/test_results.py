@@ -244,13 +244,18 @@ def test_query_over_a_uri(sweep, capsys):
     assert rc == 0 and json.loads(out) == [{"n": 2}]
 
 
-# The three README examples, verbatim.
+# The three examples of docs/results.md, verbatim (test_results_page_holds_the_queries checks it).
 BEST_PER_K = ("select k, max(balanced_accuracy) as best, "
               "arg_max(trial_id, balanced_accuracy) as trial from trials group by k order by k")
 ACC_VS_SPARSITY = ("select method, round(sparsity, 3) as sparsity, avg(balanced_accuracy) as bal_acc "
                    "from rounds where ticket = -1 group by all order by method, sparsity")
 COLLAPSE_BEGAN = ("select run_id, min(sparsity) as collapse_sparsity, min(level) as level "
                   "from rounds where collapse and method = 'rtl' group by run_id")
+
+
+def test_results_page_holds_the_queries():
+    page = (ROOT / "docs" / "results.md").read_text()
+    assert all(q in page for q in (BEST_PER_K, ACC_VS_SPARSITY, COLLAPSE_BEGAN))
 
 
 def test_readme_queries(runs, sweep, capsys):

@@ -1,4 +1,4 @@
-"""`rtl-sweep resume` after the driver was SIGKILLed, as the README says to use it: the default
+"""`rtl-sweep resume` after the driver was SIGKILLed, as the manual (docs/sweep.md) says to use it: the default
 relative --root, a real sweep (local Ray on 127.0.0.1, real Optuna) on digits with an MLP.
 
 The sweep runs as `rtl-sweep sweep` in its own process group from one current directory and is

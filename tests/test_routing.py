@@ -1,6 +1,6 @@
 """Routing without an oracle (rtl_sweep/routing.py) and predicting with a finished run
 (rtl_sweep/predict.py), on small real data: digits one-vs-rest, and MNIST seen in three
-environments (the README's example file, capped) routed by environment under multiclass.
+environments (the manual's example file, docs/own_data.md, capped) routed by environment under multiclass.
 
     python -m pytest tests/test_routing.py -q
 

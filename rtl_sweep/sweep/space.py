@@ -316,7 +316,7 @@ def _check_key(key: str, path: str, where: str) -> None:
     if key not in all_keys():
         near = nearest_keys(key)
         raise _fail(path, f"unknown key {key!r} in '{where}'",
-                    f"nearest valid keys: {', '.join(near)}" if near else "see README, Config keys")
+                    f"nearest valid keys: {', '.join(near)}" if near else "see docs/config_keys.md")
 
 
 def to_distribution(key: str, spec: Any, path: str):
