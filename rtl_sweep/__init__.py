@@ -7,9 +7,9 @@ What a notebook needs, importable from here: `RunConfig`, `run` / `Run` (one run
 `import rtl_sweep` stays cheap: no torch, no Ray until a run needs them.
 """
 
-__version__ = "0.1.0"
-
 import os as _os
+
+from rtl_sweep.version import __version__  # noqa: F401  (rtl_sweep.__version__)
 
 # Ray reads these when it is imported, so they are set before any module imports it. A local Ray
 # then binds 127.0.0.1 only (with _node_ip_address, see distributed/ray_init.py), sends no usage

@@ -17,23 +17,12 @@ from typing import Callable
 import torch
 
 from rtl_sweep import methods
+from rtl_sweep.checkpoints import Loop
 from rtl_sweep.context import RunContext
 from rtl_sweep.pruning import Mask, ones_mask, prune, rewind
 from rtl_sweep.serialize import tensor_bytes, tensor_load
 from rtl_sweep.store import Store
 from rtl_sweep.training import TrainTarget, derive_seed, new_state, predict_logits, train
-
-
-@dataclass(frozen=True)
-class Loop:
-    kind: str      # the owning method's loop name: rtl | imp_multiple | imp_single
-    k: int = -1    # subset id; -1 for the single model
-
-    def __str__(self) -> str:
-        return self.kind if self.k < 0 else f"{self.kind}-{self.k}"
-
-    def ckpt(self, level: int) -> str:
-        return f"ckpt/{self}/L{level}.pt"
 
 
 def all_loops(ctx: RunContext) -> list[Loop]:

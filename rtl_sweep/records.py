@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from rtl_sweep import methods
+from rtl_sweep.checkpoints import Unit, load_unit, unit_wall
 from rtl_sweep.collapse import SignalTracker
 from rtl_sweep.context import RunContext
 from rtl_sweep.methods import Method
@@ -24,7 +25,7 @@ from rtl_sweep.routing import Routes
 from rtl_sweep.schema import ROUTED_TICKET
 from rtl_sweep.similarity import jaccard_matrices, summary
 from rtl_sweep.store import Store
-from rtl_sweep.units import Unit, load_unit, unit_wall
+
 
 @dataclass
 class Outputs:

@@ -31,6 +31,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from rtl_sweep.checkpoints import ROUTER_CKPT
 from rtl_sweep.config import ModelConfig, routes_of
 from rtl_sweep.context import RunContext
 from rtl_sweep.errors import ConfigError
@@ -38,8 +39,6 @@ from rtl_sweep.models import build_model
 from rtl_sweep.serialize import tensor_bytes, tensor_load
 from rtl_sweep.store import Store
 from rtl_sweep.training import TicketModel, TrainTarget, derive_seed, new_state, predict_logits, train
-
-ROUTER_CKPT = "ckpt/router.pt"
 
 # (the tickets' outputs on the inputs, the inputs) -> subset id per input
 Choose = Callable[[list[torch.Tensor], torch.Tensor], np.ndarray]

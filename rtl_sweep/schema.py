@@ -14,8 +14,8 @@ import json
 
 import pyarrow as pa
 
-from rtl_sweep import __version__
 from rtl_sweep.errors import ResultsError
+from rtl_sweep.version import __version__
 
 # The format of the files below. It rises when an older reader would misread the new files (a column
 # renamed or given another meaning, tables moved); a new column or table keeps it. Files without a

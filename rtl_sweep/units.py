@@ -17,55 +17,17 @@ CUDA) the loops and the equal-parameter model of a wave train fused, as two stac
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from rtl_sweep import methods
+from rtl_sweep.checkpoints import Unit
 from rtl_sweep.config import routes_of
 from rtl_sweep.context import RunContext
 from rtl_sweep.joint import run_joint
 from rtl_sweep.loops import Loop, Member, all_loops, equal_member, level_mask, member, run_member
 from rtl_sweep.pruning import kept, union
-from rtl_sweep.routing import ROUTER_CKPT, run_router
-from rtl_sweep.serialize import tensor_load
+from rtl_sweep.routing import run_router
 from rtl_sweep.store import Store
 from rtl_sweep.vectorized import run_stack, use_fused
-
-
-@dataclass(frozen=True)
-class Unit:
-    kind: str        # loop | joint | equal | stack (its `parts`, loop and equal units, trained fused)
-                     # | router (the learned router, once per run, in wave 0)
-    level: int
-    loop_kind: str = ""
-    k: int = -1
-    parts: tuple = ()
-
-    @property
-    def loop(self) -> Loop:
-        return Loop(self.loop_kind, self.k)
-
-    def __str__(self) -> str:
-        if self.kind == "stack":
-            first, last = (p.loop if p.kind == "loop" else p.kind for p in (self.parts[0], self.parts[-1]))
-            return f"stack[{first}..{last}]@L{self.level}"
-        return f"{self.loop if self.kind == 'loop' else self.kind}@L{self.level}"
-
-    def ckpt(self) -> str:
-        if self.kind == "stack":  # its parts' files are written in order, the last one last
-            return self.parts[-1].ckpt()
-        if self.kind == "loop":
-            return self.loop.ckpt(self.level)
-        if self.kind == "router":
-            return ROUTER_CKPT
-        return f"ckpt/{'joint' if self.kind == 'joint' else methods.IMP_SINGLE_EQUAL.name}/L{self.level}.pt"
-
-    def split(self, n: int) -> list["Unit"]:
-        """A stack cut into n stacks of about equal size (one per device), in the same order."""
-        if self.kind != "stack" or n <= 1 or len(self.parts) <= 1:
-            return [self]
-        n = min(n, len(self.parts))
-        bounds = [round(i * len(self.parts) / n) for i in range(n + 1)]
-        return [Unit("stack", self.level, parts=self.parts[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def wave(ctx: RunContext, level: int) -> list[Unit]:
@@ -130,12 +92,3 @@ def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
     wall = time.perf_counter() - t0
     store.write_text(unit.ckpt() + ".time", f"{wall:.6f}")
     return wall
-
-
-def unit_wall(store: Store, unit: Unit) -> float:
-    rel = unit.ckpt() + ".time"
-    return float(store.read_bytes(rel)) if store.exists(rel) else float("nan")
-
-
-def load_unit(store: Store, unit: Unit) -> dict:
-    return tensor_load(store.read_bytes(unit.ckpt()))

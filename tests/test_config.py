@@ -69,7 +69,7 @@ def test_yaml_1e4_string_is_coerced_to_float(tmp_path):
 
 
 def test_str_fields_keep_the_text_as_typed():
-    # YAML reads these as int / bool / None; a str field must keep the string (fixed in config.py)
+    # YAML reads these as int / bool / None; a str field must keep the string (config/loading.py, split_set)
     cfg = RunConfig().with_overrides(["name=2024", "data.path=123", "partition.groups=null"])
     assert cfg.name == "2024" and cfg.data.path == "123" and cfg.partition.groups == "null"
 

@@ -164,8 +164,7 @@ def sweep_entrypoint(space_rel: str, storage: str, name: str, samples: int | Non
 
 def stage_code(space: str, into: str) -> str:
     """Copy the rtl_sweep package and the space file into `into`; return the space's relative path."""
-    import rtl_sweep
-    package = Path(rtl_sweep.__file__).parent
+    package = Path(__file__).parents[1]  # rtl_sweep/ (this file is rtl_sweep/cluster/jobs.py)
     shutil.copytree(package, Path(into) / "rtl_sweep",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
     rel = f"spaces/{Path(space).name}"

@@ -3,8 +3,8 @@
     python -c "from rtl_sweep.config import DataConfig; from rtl_sweep.data import load_dataset; \
 d = load_dataset(DataConfig(), seed=0); print(d.name, d.x_train.shape, d.x_test.shape)"
 
-A loader in DATASETS turns a DataConfig into a `Source` (raw arrays, labels as found);
-`load_dataset` does the rest, so every source gets the same labels, caps, split and scaling.
+A loader in DATASETS turns a DataConfig into a `Source` (data/source.py: raw arrays, labels as
+found); `load_dataset` does the rest, so every source gets the same labels, caps, split and scaling.
 """
 
 from __future__ import annotations
@@ -16,22 +16,9 @@ import numpy as np
 import torch
 
 from rtl_sweep.config import DataConfig
+from rtl_sweep.data.source import Source
 from rtl_sweep.data.split import cap_per_class, source_split, stratified_split
 from rtl_sweep.errors import DataError
-
-
-@dataclass
-class Source:
-    """What a loader found: samples first, labels and groups as stored (any sortable values)."""
-
-    x: np.ndarray                 # [N, *input_shape], any numeric dtype
-    y: np.ndarray                 # [N] raw labels
-    g: np.ndarray | None = None   # [N] raw group ids, or None
-    class_names: list[str] | None = None  # names of the sorted unique labels; None: str(label)
-    pixel_max: float | None = None  # images: divide by it, then per-channel stats; None: per-feature
-    test: np.ndarray | None = None  # [N] bool: the source's own test split (CIFAR's official one)
-    source: np.ndarray | None = None  # [N] id of the original sample each row was made from
-    #                                   (benchmarks.py): rows of one source stay on one side
 
 
 @dataclass

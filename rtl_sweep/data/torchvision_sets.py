@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl_sweep.config import DataConfig
-from rtl_sweep.data import Source
+from rtl_sweep.data.source import Source
 from rtl_sweep.errors import DataError
 
 

@@ -5,17 +5,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:  # type hints only: the context is built from a task, not the other way round
+if TYPE_CHECKING:  # type hints only: these modules stay unloaded until a run needs them
     from rtl_sweep.config import RunConfig
-    from rtl_sweep.context import RunContext
     from rtl_sweep.data import Dataset
     from rtl_sweep.partition import Partition
-    from rtl_sweep.training import TrainTarget
+    from rtl_sweep.training import TicketModel, TrainTarget
+
+
+class TaskContext(Protocol):
+    """What a task reads of its run's context. rtl_sweep/context.py's RunContext is one; it is built
+    from a task, so the task names only this shape and never imports the context module."""
+
+    cfg: "RunConfig"
+    data: "Dataset"
+    partition: "Partition"      # the routing table: subset id of every sample
+    model: "TicketModel"
+    dense_params: int           # non-prunable weights of one copy
+    num_outputs: int
+
+    @property
+    def K(self) -> int: ...
 
 
 class Task:
@@ -51,34 +65,34 @@ class Task:
         return build_model(cfg.model, data.input_shape, num_outputs)
 
     # ---- training ----------------------------------------------------------------------------
-    def ticket_target(self, ctx: "RunContext", k: int) -> "TrainTarget":
+    def ticket_target(self, ctx: "TaskContext", k: int) -> "TrainTarget":
         """What ticket k (and IMP-multiple copy k) trains on: subset k's samples and the loss."""
         raise NotImplementedError
 
-    def single_target(self, ctx: "RunContext") -> "TrainTarget":
+    def single_target(self, ctx: "TaskContext") -> "TrainTarget":
         """What the single model trains on: all samples."""
         raise NotImplementedError
 
-    def dense_per_copy(self, ctx: "RunContext") -> int:
+    def dense_per_copy(self, ctx: "TaskContext") -> int:
         """Dense (non-prunable) weights one separately trained copy must keep."""
         return ctx.dense_params
 
     # ---- scores ------------------------------------------------------------------------------
-    def score_tickets(self, ctx: "RunContext", outputs: list[torch.Tensor]) -> tuple[dict, list[dict]]:
+    def score_tickets(self, ctx: "TaskContext", outputs: list[torch.Tensor]) -> tuple[dict, list[dict]]:
         """(mean scores, scores per subset) of K tickets, outputs[k] = ticket k on the test set."""
         raise NotImplementedError
 
-    def score_single(self, ctx: "RunContext", outputs: torch.Tensor) -> tuple[dict, list[dict]]:
+    def score_single(self, ctx: "TaskContext", outputs: torch.Tensor) -> tuple[dict, list[dict]]:
         """(mean scores, scores per subset) of the single model."""
         raise NotImplementedError
 
-    def score_routed(self, ctx: "RunContext", outputs: list[torch.Tensor], chosen) -> dict:
+    def score_routed(self, ctx: "TaskContext", outputs: list[torch.Tensor], chosen) -> dict:
         """Mean scores when test input i is answered by ticket chosen[i] (a routing other than the
         oracle, rtl_sweep/routing.py); `chosen` None: outputs[0] is a single model, not routed."""
         from rtl_sweep.errors import ConfigError
         raise ConfigError(f"task {self.name!r} scores the oracle routing only", "set routes=[oracle]")
 
-    def ticket_alive(self, ctx: "RunContext", outputs: list[torch.Tensor]) -> list[bool]:
+    def ticket_alive(self, ctx: "TaskContext", outputs: list[torch.Tensor]) -> list[bool]:
         """The collapse detector's label-free trigger: False for a ticket whose answers no longer
         depend on its input. Reads outputs only, never labels."""
         raise NotImplementedError

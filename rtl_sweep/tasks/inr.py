@@ -209,7 +209,7 @@ ERROR_MAX = 0.2  # error maps share one colour scale, |error| 0 .. 0.2 of the da
 
 def _colours(store, m, level: int, partition: Partition) -> np.ndarray | None:
     """Method m's reconstruction colours [N, C] at `level` from its checkpoints; None if missing."""
-    from rtl_sweep.units import Unit, load_unit
+    from rtl_sweep.checkpoints import Unit, load_unit
 
     if m.loop:
         units = [Unit("loop", level, m.loop, k) for k in (range(partition.k) if m.per_subset else [-1])]

@@ -159,7 +159,7 @@ class Speech(Task):
 
 def _outputs(store, m, level: int, partition) -> np.ndarray | None:
     """Method m's output waveforms [N_test, L] at `level` (per-scene methods routed by scene)."""
-    from rtl_sweep.units import Unit, load_unit
+    from rtl_sweep.checkpoints import Unit, load_unit
 
     if m.loop:
         units = [Unit("loop", level, m.loop, k) for k in (range(partition.k) if m.per_subset else [-1])]
