@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from rtl_sweep import methods
 from rtl_sweep.config import routes_of
 from rtl_sweep.context import RunContext
+from rtl_sweep.family import FAMILY, run_family
 from rtl_sweep.joint import run_joint
 from rtl_sweep.loops import Loop, Member, all_loops, equal_member, level_mask, member, run_member
 from rtl_sweep.pruning import kept, union
@@ -34,7 +35,7 @@ from rtl_sweep.vectorized import run_stack, use_fused
 @dataclass(frozen=True)
 class Unit:
     kind: str        # loop | joint | equal | stack (its `parts`, loop and equal units, trained fused)
-                     # | router (the learned router, once per run, in wave 0)
+                     # | router (the learned router, once per run, in wave 0) | packnet | wsn | supsup
     level: int
     loop_kind: str = ""
     k: int = -1
@@ -57,7 +58,8 @@ class Unit:
             return self.loop.ckpt(self.level)
         if self.kind == "router":
             return ROUTER_CKPT
-        return f"ckpt/{'joint' if self.kind == 'joint' else methods.IMP_SINGLE_EQUAL.name}/L{self.level}.pt"
+        folder = methods.IMP_SINGLE_EQUAL.name if self.kind == "equal" else self.kind
+        return f"ckpt/{folder}/L{self.level}.pt"
 
     def split(self, n: int) -> list["Unit"]:
         """A stack cut into n stacks of about equal size (one per device), in the same order."""
@@ -125,6 +127,8 @@ def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
         run_joint(ctx, store, rtl_masks(ctx, store, unit.level), unit.level, unit.ckpt())
     elif unit.kind == "router":
         run_router(ctx, store, unit.ckpt())
+    elif unit.kind in FAMILY:
+        run_family(ctx, store, unit.kind, unit.level, unit.ckpt())
     else:
         raise ValueError(f"unknown unit kind {unit.kind!r}")
     wall = time.perf_counter() - t0
