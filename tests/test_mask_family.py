@@ -129,3 +129,30 @@ def test_family_end_to_end_on_permuted_mnist(tmp_path, capsys):
     assert by[("packnet", 1)]["union_sparsity"] == pytest.approx(rtl1["sparsity"], abs=1e-6)
     assert by[("wsn", 1)]["sparsity"] == pytest.approx(rtl1["sparsity"], abs=1e-3)
     assert by[("supsup", 1)]["params_dense"] == 0
+
+
+def test_family_in_a_sweep(ray_local, tmp_path):
+    """One small real sweep (Ray Tune + Optuna) whose trials run the family beside RTL."""
+    import yaml
+    from rtl_sweep.cli import main
+    base = {"data.name": "digits", "data.max_per_class": 20, "model.name": "mlp", "model.width": 4,
+            "partition.method": "groups", "partition.groups": "0,1,2,3,4;5,6,7,8,9",
+            "protocol": "multiclass", "prune.epochs": 1, "joint.epochs": 1, "prune.batch_size": 32,
+            "prune.target_sparsity": 0.5,
+            "baselines": ["imp_single", "imp_single_equal", "packnet", "wsn", "supsup"]}
+    raw = {"name": "family", "base": base, "space": {"prune.lr": {"type": "categorical",
+                                                                 "choices": [1.0e-3, 3.0e-3]}},
+           "objectives": [{"metric": "advantage_single_equal", "mode": "max", "at": "final"}],
+           "sampler": "random", "seed": 0, "samples": 1, "max_concurrent": 1,
+           "stopper": {"collapse": False},
+           "resources": {"coordinator_cpus": 0.5, "ticket_cpus": 0.5, "actors": 1}}
+    space = tmp_path / "family.yaml"
+    space.write_text(yaml.safe_dump(raw))
+    assert main(["sweep", str(space), "--root", str(tmp_path / "sw"), "-q"]) == 0
+    sweep = tmp_path / "sw" / "family"
+    t = pq.read_table(sweep / "tables" / "trials").to_pandas()
+    assert list(t.status) == ["completed"] and t.obj_advantage_single_equal.notna().all()
+    rounds = pq.read_table(next((sweep / "trials").iterdir()) / "tables" / "rounds").to_pandas()
+    assert {"packnet", "wsn", "supsup"} <= set(rounds.method)
+    agg = rounds[(rounds.ticket == -1) & (rounds.method.isin(methods.FAMILY))]
+    assert len(agg) == 3 * 2 and agg.accuracy.notna().all()  # 3 methods x 2 levels (0, 0.5)
