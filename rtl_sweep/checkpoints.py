@@ -33,7 +33,7 @@ class Loop:
 @dataclass(frozen=True)
 class Unit:
     kind: str        # loop | joint | equal | stack (its `parts`, loop and equal units, trained fused)
-                     # | router (the learned router, once per run, in wave 0)
+                     # | router (the learned router, once per run, in wave 0) | packnet | wsn | supsup
     level: int
     loop_kind: str = ""
     k: int = -1
@@ -56,7 +56,8 @@ class Unit:
             return self.loop.ckpt(self.level)
         if self.kind == "router":
             return ROUTER_CKPT
-        return f"ckpt/{'joint' if self.kind == 'joint' else methods.IMP_SINGLE_EQUAL.name}/L{self.level}.pt"
+        folder = methods.IMP_SINGLE_EQUAL.name if self.kind == "equal" else self.kind
+        return f"ckpt/{folder}/L{self.level}.pt"
 
     def split(self, n: int) -> list["Unit"]:
         """A stack cut into n stacks of about equal size (one per device), in the same order."""

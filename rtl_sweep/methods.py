@@ -19,10 +19,12 @@ class Method:
     name: str                  # the `method` column of the rounds table
     label: str                 # how summaries and plots name it
     count: str                 # parameters it must store: union (K masks over ONE shared tensor) |
-                               # sum (K separately trained copies) | single (one model)
+                               # sum (K separately trained copies) | single (one model) | masks (K
+                               # bit masks over weights regenerated from the seed, in 32-bit words)
     loop: str = ""             # name of its own prune-rewind loops (checkpoints ckpt/<loop>[-k]/)
     per_subset: bool = True    # one ticket or copy per subset (scored as K tickets) | one model
-    unit: str = ""             # else: the unit that makes its outputs (joint | equal)
+    unit: str = ""             # else: the unit that makes its outputs (joint | equal | a family
+                               # method's name: rtl_sweep/family/)
     masks_from: str = ""       # a unit-made method's masks: those of this loop
     lag: int = 0               # its level-L unit runs in wave L + lag (it needs level L's results)
     first_level: int = 0       # its first level (the equal-parameter model has no dense level)
@@ -51,12 +53,19 @@ IMP_SINGLE = Method("imp_single", "IMP single", "single", loop="imp_single", per
 IMP_SINGLE_EQUAL = Method("imp_single_equal", "IMP single @RTL params", "single", per_subset=False,
                           unit="equal", lag=1, first_level=1, baseline=True, requires="imp_single",
                           style=("C4", "D", ":"))
+# The mask-per-subset family (rtl_sweep/family/, docs/mask_family.md): K subsets trained in order
+# over one shared tensor, one unit per level, the epochs of IMP single / multiple per subset.
+PACKNET = Method("packnet", "PackNet", "union", unit="packnet", baseline=True, style=("C5", "P", "-."))
+WSN = Method("wsn", "WSN", "union", unit="wsn", baseline=True, style=("C6", "X", "-."))
+SUPSUP = Method("supsup", "SupSup", "masks", unit="supsup", baseline=True, style=("C7", "*", "-."))
+FAMILY = (PACKNET.name, WSN.name, SUPSUP.name)
 
 # Row order of the rounds table and of the summaries.
 METHODS: dict[str, Method] = {m.name: m for m in (RTL_TICKETS, RTL, IMP_MULTIPLE, IMP_SINGLE,
-                                                  IMP_SINGLE_EQUAL)}
+                                                  IMP_SINGLE_EQUAL, PACKNET, WSN, SUPSUP)}
 BASELINES = tuple(m.name for m in METHODS.values() if m.baseline)
-ORDER = [RTL.name, RTL_TICKETS.name, IMP_SINGLE.name, IMP_MULTIPLE.name, IMP_SINGLE_EQUAL.name]  # summaries
+ORDER = [RTL.name, RTL_TICKETS.name, IMP_SINGLE.name, IMP_MULTIPLE.name, IMP_SINGLE_EQUAL.name,
+         *FAMILY]  # summaries
 
 
 def joint_epochs(cfg) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl_sweep.pruning import Mask, kept, union
+from rtl_sweep.pruning import Mask, kept, size, union
 
 
 def binary_scores(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -45,7 +45,7 @@ def param_counts(masks: list[Mask], dense_params: int, count: str,
                  dense_per_copy: int | None = None) -> dict[str, int]:
     """Weights a method must store. 'union': K masks over ONE shared tensor (RTL after joint
     retraining); 'sum': K separately trained copies, each storing `dense_per_copy` dense weights
-    (default: all of them); 'single': one model."""
+    (default: all of them); 'single': one model; 'masks': K bit masks over seed-regenerated weights."""
     if count == "sum" and dense_per_copy is not None:
         dense_params = dense_per_copy
     if count == "union":
@@ -54,6 +54,10 @@ def param_counts(masks: list[Mask], dense_params: int, count: str,
         prunable, copies = sum(kept(m) for m in masks), len(masks)
     elif count == "single":
         prunable, copies = kept(masks[0]), 1
+    elif count == "masks":
+        # K bit masks over weights regenerated from the seed (SupSup): the bits, in 32-bit words,
+        # are all it stores; its dense weights are regenerated too.
+        prunable, copies, dense_params = -(-len(masks) * size(masks[0]) // 32), 1, 0
     else:
         raise ValueError(count)
     return {"params_prunable": prunable, "params_dense": dense_params,

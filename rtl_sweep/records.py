@@ -59,6 +59,8 @@ def _read(ctx: RunContext, store: Store, m: Method, level: int, read: dict) -> O
     if m.masks_from:  # made from another method's loops (joint retraining): their masks, their time
         made_from = read_outputs(ctx, store, methods.of_loop(m.masks_from), level, read)
         return Outputs(o["logits"], made_from.masks, made_from.wall + wall)
+    if m.per_subset:  # K subsets in one unit (the mask-per-subset family): K outputs, K masks
+        return Outputs(o["logits"], o["masks"], wall)
     return Outputs([o["logits"]], [o["mask"]], wall)
 
 

@@ -54,7 +54,8 @@ TABLES: dict[str, dict] = {
                 "level, with ticket = -2 and its name in `routing` (docs/routing.md)",
         "columns": [
             ("run_id", pa.string(), "config hash of the run"),
-            ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal"),
+            ("method", pa.string(), "rtl | rtl_tickets | imp_single | imp_multiple | imp_single_equal | "
+                                   "packnet | wsn | supsup (docs/mask_family.md)"),
             ("level", pa.int64(), "pruning level; 0 is the dense start"),
             ("ticket", pa.int64(), "subset id, or -1 for the average over subsets (oracle routing), or "
                                    "-2 for the aggregate under another routing (see routing)"),
@@ -76,12 +77,15 @@ TABLES: dict[str, dict] = {
             ("pesq", pa.float64(), "task=speech: PESQ (pesq package; nb at 8 kHz, wb at 16 kHz), NaN "
                                    "when not installed"),
             ("stoi", pa.float64(), "task=speech: STOI (pystoi package), NaN when not installed"),
-            ("params_prunable", pa.int64(), "kept prunable weights the method must store (see params_count)"),
+            ("params_prunable", pa.int64(), "kept prunable weights the method must store (see params_count); "
+                                            "count = masks: 32-bit words of its K bit masks"),
             ("params_dense", pa.int64(), "non-prunable weights (biases, batch-norm, classifier) per copy; "
                                          "a one-vs-rest copy (count = sum) keeps only its own classifier row"),
             ("params_total", pa.int64(), "params_prunable + params_dense x copies stored"),
-            ("params_count", pa.string(), "union (one shared tensor: rtl) | sum (separate copies: "
-                                          "imp_multiple, rtl_tickets) | single"),
+            ("params_count", pa.string(), "union (one shared tensor: rtl, packnet, wsn) | sum (separate "
+                                          "copies: imp_multiple, rtl_tickets) | single | masks (K bit "
+                                          "masks over weights regenerated from the seed, no weights "
+                                          "stored: supsup)"),
             ("union_sparsity", pa.float64(), "sparsity of the union of the masks (rtl), else = sparsity"),
             ("mean_jaccard", pa.float64(), "mean pairwise Jaccard of the masks over all prunable weights"),
             ("jaccard_chance", pa.float64(), "Jaccard expected of random masks that keep each LAYER's "

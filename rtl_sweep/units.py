@@ -22,6 +22,7 @@ from rtl_sweep import methods
 from rtl_sweep.checkpoints import Unit
 from rtl_sweep.config import routes_of
 from rtl_sweep.context import RunContext
+from rtl_sweep.family import FAMILY, run_family
 from rtl_sweep.joint import run_joint
 from rtl_sweep.loops import Loop, Member, all_loops, equal_member, level_mask, member, run_member
 from rtl_sweep.pruning import kept, union
@@ -87,6 +88,8 @@ def run_unit(ctx: RunContext, store: Store, unit: Unit) -> float:
         run_joint(ctx, store, rtl_masks(ctx, store, unit.level), unit.level, unit.ckpt())
     elif unit.kind == "router":
         run_router(ctx, store, unit.ckpt())
+    elif unit.kind in FAMILY:
+        run_family(ctx, store, unit.kind, unit.level, unit.ckpt())
     else:
         raise ValueError(f"unknown unit kind {unit.kind!r}")
     wall = time.perf_counter() - t0
