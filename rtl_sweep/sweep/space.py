@@ -151,7 +151,9 @@ def _fail(path: str, problem: str, fix: str) -> ConfigError:
 def load_space(path: str | Path, overrides: dict | None = None) -> SweepSpec:
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"search space {p} does not exist", "pass a YAML file, e.g. search_spaces/default.yaml")
+        raise ConfigError(f"search space {p} does not exist",
+                          "pass a YAML file; the shipped ones are in the repository's search_spaces/ "
+                          "folder: run from the clone's root or give its path")
     try:
         raw = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e:
