@@ -14,7 +14,7 @@ this list:
     hashing.py        the run hash (the run folder's name)
     loading.py        building from nested keys, YAML files and --set strings
     run.py            RunConfig: the sections plus the run's own keys; its methods call the above
-    keys.py           every key with its default; the README's keys table
+    keys.py           every key with its default; the manual's keys table (docs/config_keys.md)
 
 The names other modules use are re-exported here.
 """

@@ -1,6 +1,6 @@
-"""Every config key: the dotted names, their defaults, and the README's keys table.
+"""Every config key: the dotted names, their defaults, and the manual's keys table (docs/config_keys.md).
 
-    python -m rtl_sweep.config      # prints the table (README.md's Config keys; tests check it)
+    python -m rtl_sweep.config      # prints the table (docs/config_keys.md; tests check it)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def nearest_keys(key: str, n: int = 3) -> list[str]:
 
 
 def keys_markdown() -> str:
-    """The config keys table of the README: `python -m rtl_sweep.config`."""
+    """The config keys table of docs/config_keys.md: `python -m rtl_sweep.config`."""
     lines = ["| key | default | meaning |", "| --- | --- | --- |"]
     defaults = flat_defaults()
     for key, f in all_keys().items():

@@ -32,7 +32,7 @@ def build(cls: type, d: dict, source: str, root: type | None = None, prefix: str
         dotted = prefix + str(key)
         if key not in names:
             near = nearest(dotted, root)
-            hint = f"did you mean {', '.join(near)}?" if near else "see README, Config keys"
+            hint = f"did you mean {', '.join(near)}?" if near else "see docs/config_keys.md"
             raise ConfigError(f"{source}: unknown config key {dotted!r}", hint)
         t = hints[key]
         if dataclasses.is_dataclass(t):
@@ -81,7 +81,7 @@ def read_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as e:
         raise ConfigError(f"{p} is not valid YAML ({e.__class__.__name__})", "fix the YAML syntax")
     if not isinstance(d, dict):
-        raise ConfigError(f"{p} must hold a mapping of config keys", "see README, Config")
+        raise ConfigError(f"{p} must hold a mapping of config keys", "see docs/config_keys.md")
     return d
 
 
@@ -137,7 +137,7 @@ def set_dotted(d: dict, key: str, value: Any, root: type, source: str = "config"
     if key not in keys and key not in sections:
         near = nearest(key, root)
         raise ConfigError(f"{source}: unknown config key {key!r}",
-                          f"did you mean {', '.join(near)}?" if near else "see README")
+                          f"did you mean {', '.join(near)}?" if near else "see docs/config_keys.md")
     parts = key.split(".")
     node = d
     for part in parts[:-1]:
