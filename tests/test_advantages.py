@@ -181,3 +181,16 @@ def test_a_failed_baseline_is_judged_on_the_tasks_scale(task, dense, single, fai
     rows = [agg("imp_single", 0, dense), agg("rtl", 1, single), agg("imp_single_equal", 1, single),
             agg("imp_multiple", 1, single)]
     assert level_metrics(t, "rtl", rows)[1]["baseline_failed"] == failed
+
+
+def test_confirm_takes_one_trial_per_configuration():
+    """TPE draws a configuration again in a small discrete space; a repeat has the same run_id and
+    score, and confirm takes the next distinct configuration instead of confirming it twice."""
+    from rtl_sweep.sweep.confirm import top_trials
+    from rtl_sweep.sweep.space import load_space
+    spec = load_space(Path(__file__).resolve().parents[1] / "search_spaces" / "where_rtl_wins.yaml")
+    rows = [{"trial_id": t, "run_id": run, "status": status, "obj_advantage_single_equal": v}
+            for t, run, status, v in [("a", "r1", "completed", 0.04), ("b", "r1", "completed", 0.04),
+                                      ("c", "r2", "completed", 0.03), ("d", "r3", "failed", 0.05),
+                                      ("e", "r4", "completed", -0.01), ("f", "r1", "completed", 0.04)]]
+    assert [r["trial_id"] for r in top_trials(spec, rows, 3)] == ["a", "c", "e"]

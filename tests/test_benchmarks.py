@@ -71,3 +71,16 @@ def test_permuted_mnist_runs_end_to_end_routed_by_environment(tmp_path, capsys):
                 "--set", "prune.epochs=1", "--set", "joint.epochs=1", "--set", "prune.target_sparsity=0.5"])
     out = capsys.readouterr().out
     assert code == 0 and "At equal total parameters" in out
+
+
+def test_per_digit_keeps_the_first_images_of_each_digit(tmp_path, capsys):
+    full, small = permuted(k=2), permuted(k=2, per_digit=30)
+    assert np.bincount(small["y"][small["group"] == "perm0"]).tolist() == [30] * 10
+    # the same images in every environment, and the same as the full file's first 30 per digit
+    src = small["source"]
+    assert np.array_equal(np.unique(src[small["group"] == "perm0"]), np.unique(src[small["group"] == "perm1"]))
+    first = full["X"][full["group"] == "perm1"][full["y"][full["group"] == "perm0"] == 3][:30]
+    mine = small["X"][small["group"] == "perm1"][small["y"][small["group"] == "perm0"] == 3]
+    assert np.array_equal(first, mine)  # same permutation, same images
+    assert main(["split", str(tmp_path / "s.npz"), "--per-digit", "-1"]) == 2
+    assert "negative" in capsys.readouterr().out and not (tmp_path / "s.npz").exists()

@@ -37,6 +37,7 @@ SPACE_HASHES = {
     "paper_cifar10.yaml": ("89e48335594f", "5e9ff9ce1233", "102f61981c4f"),
     "paper_cifar100.yaml": ("05904e2695d9", "de7b1af53109", "e9ba7332c4d8"),
     "speech.yaml": ("cfc449864a9a", "c3efe9cd2f90", "878c5047f553"),
+    "mask_family.yaml": ("4963c3a5f755", "0020830037dd", "9d97223df9bf"),
     "where_rtl_wins.yaml": ("335f25b82eac", "69c0aa867e4d", "4326054ec18a"),
 }
 

@@ -156,3 +156,22 @@ def test_family_in_a_sweep(ray_local, tmp_path):
     assert {"packnet", "wsn", "supsup"} <= set(rounds.method)
     agg = rounds[(rounds.ticket == -1) & (rounds.method.isin(methods.FAMILY))]
     assert len(agg) == 3 * 2 and agg.accuracy.notna().all()  # 3 methods x 2 levels (0, 0.5)
+
+
+def test_the_shipped_family_study_is_fair():
+    """search_spaces/mask_family.yaml: every trial runs the whole family beside IMP single at equal
+    parameters, routed by environment, with one learning rate for every method and the paper's
+    exposure rule: nothing in the space is set for one method only."""
+    from pathlib import Path
+    from rtl_sweep.sweep.space import load_space
+    spec = load_space(Path(__file__).resolve().parents[1] / "search_spaces" / "mask_family.yaml")
+    assert spec.metrics == ["advantage_single_equal"] and spec.modes == ["max"]
+    assert set(spec.groups["setting"]) == {"permuted", "rotated", "split"}
+    for keys in spec.groups["lr"].values():
+        assert keys["prune.lr"] == keys["joint.lr"]
+    for label in spec.groups["setting"]:
+        cfg = spec.trial_config({"setting": label, "lr": "1e-3", "prune.target_sparsity": 0.9,
+                                 "prune.epochs": 1, "joint.epochs": 1})
+        assert set(cfg.baselines) >= {"imp_single", "imp_single_equal", *methods.FAMILY}
+        assert (cfg.partition.method, cfg.protocol, cfg.exposure) == ("group", "multiclass", "passes")
+        assert cfg.data.name == "file" and cfg.data.path.endswith(("pmnist.npz", "rmnist.npz", "smnist.npz"))

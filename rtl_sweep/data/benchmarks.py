@@ -3,6 +3,7 @@
     python -m rtl_sweep.data.benchmarks permuted pmnist.npz --k 5
     python -m rtl_sweep.data.benchmarks rotated rmnist.npz --k 5
     python -m rtl_sweep.data.benchmarks split smnist.npz          # 5 class pairs, labels 0/1 per pair
+    python -m rtl_sweep.data.benchmarks permuted pmnist.npz --per-digit 200   # 2,000 of the images
 
 PackNet, WSN and SupSup report these with the task identity known (RTL's `partition.method=group`).
 Each file is the user-file format (X, y, group) plus `source`: the row of the MNIST image a sample
@@ -22,16 +23,22 @@ import numpy as np
 from rtl_sweep.errors import DataError
 
 
-def _mnist() -> tuple[np.ndarray, np.ndarray]:
+def _mnist(per_digit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The bundled images; per_digit > 0 keeps the first per_digit images of each digit in file
+    order (no randomness: the same images for every benchmark and seed)."""
     from rtl_sweep.data.bundled import load_mnist5k
     src = load_mnist5k()
-    return np.asarray(src.x, dtype=np.uint8).reshape(-1, 28, 28), np.asarray(src.y, dtype=np.int64)
+    x, y = np.asarray(src.x, dtype=np.uint8).reshape(-1, 28, 28), np.asarray(src.y, dtype=np.int64)
+    if per_digit > 0:
+        keep = np.sort(np.concatenate([np.flatnonzero(y == d)[:per_digit] for d in np.unique(y)]))
+        x, y = x[keep], y[keep]
+    return x, y
 
 
-def permuted(k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+def permuted(k: int = 5, seed: int = 0, per_digit: int = 0) -> dict[str, np.ndarray]:
     """Every image in k environments, one fixed pixel permutation each; environment 0 is the
     identity (as in the papers' first task)."""
-    x, y = _mnist()
+    x, y = _mnist(per_digit)
     flat = x.reshape(len(x), -1)
     rng = np.random.default_rng([seed, 21])
     perms = [np.arange(flat.shape[1])] + [rng.permutation(flat.shape[1]) for _ in range(k - 1)]
@@ -40,10 +47,10 @@ def permuted(k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
                  [f"perm{i}" for i in range(k)])
 
 
-def rotated(k: int = 5, max_angle: float = 180.0) -> dict[str, np.ndarray]:
+def rotated(k: int = 5, max_angle: float = 180.0, per_digit: int = 0) -> dict[str, np.ndarray]:
     """Every image in k environments, rotated by angles evenly spaced in [0, max_angle)."""
     from scipy.ndimage import rotate
-    x, y = _mnist()
+    x, y = _mnist(per_digit)
     angles = [max_angle * i / k for i in range(k)]
     xs = np.concatenate([np.clip(rotate(x.astype(np.float32), a, axes=(1, 2), reshape=False, order=1),
                                  0, 255).round().astype(np.uint8) for a in angles])[:, None]
@@ -51,12 +58,12 @@ def rotated(k: int = 5, max_angle: float = 180.0) -> dict[str, np.ndarray]:
                  [f"rot{int(round(a))}" for a in angles])
 
 
-def split(k: int = 5) -> dict[str, np.ndarray]:
+def split(k: int = 5, per_digit: int = 0) -> dict[str, np.ndarray]:
     """k class pairs (0/1, 2/3, ...), one environment per pair, labels 0/1 within the pair
     (the per-task heads of split MNIST become one shared 2-way output)."""
     if not 1 <= k <= 5:
         raise DataError(f"split MNIST has 1 to 5 class pairs, not k={k}", "pass --k 5 or fewer")
-    x, y = _mnist()
+    x, y = _mnist(per_digit)
     keep = np.flatnonzero(y < 2 * k)
     return _rows(x[keep][:, None], y[keep] % 2, y[keep] // 2, keep,
                  [f"{2 * i}v{2 * i + 1}" for i in range(k)])
@@ -69,13 +76,15 @@ def _rows(x, y, g, source, names) -> dict[str, np.ndarray]:
 BUILDERS = {"permuted": permuted, "rotated": rotated, "split": split}
 
 
-def write(kind: str, path: str, k: int = 5) -> Path:
+def write(kind: str, path: str, k: int = 5, per_digit: int = 0) -> Path:
     if kind not in BUILDERS:
         raise DataError(f"unknown benchmark {kind!r}", f"choose one of {', '.join(BUILDERS)}")
+    if per_digit < 0:
+        raise DataError(f"--per-digit {per_digit} is negative", "pass 0 (all 500 images per digit) or a count")
     p = Path(path)
     if p.suffix != ".npz":
         raise DataError(f"{p} is not a .npz file name", "name the output e.g. pmnist.npz")
-    arrays = BUILDERS[kind](k)
+    arrays = BUILDERS[kind](k, per_digit=per_digit)
     tmp = p.with_name(p.name + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(p)  # atomic: a half-written file never takes the name
@@ -87,9 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("kind", choices=sorted(BUILDERS))
     ap.add_argument("path", help="output .npz")
     ap.add_argument("--k", type=int, default=5, help="environments (permutations, angles, class pairs)")
+    ap.add_argument("--per-digit", type=int, default=0,
+                    help="images per digit, the first in file order (default 0: all 500)")
     a = ap.parse_args(argv)
     try:
-        out = write(a.kind, a.path, a.k)
+        out = write(a.kind, a.path, a.k, a.per_digit)
     except DataError as e:
         print(f"error: {e}")
         return 2

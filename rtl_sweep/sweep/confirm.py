@@ -43,10 +43,18 @@ def interval(values: list[float]) -> tuple[float, float, float]:
 
 
 def top_trials(spec: SweepSpec, rows: list[dict], n: int) -> list[dict]:
-    """The n completed trials best by the first objective."""
+    """The n completed trials best by the first objective, one per configuration: TPE over a small
+    discrete space draws the same values again, and a repeat has the same run_id (the config hash)
+    and the same score, so confirming it twice would spend seeds on one configuration."""
     key, mode = "obj_" + spec.metrics[0], spec.modes[0]
     ok = [r for r in rows if r.get(key) is not None and r["status"] == "completed"]
-    return sorted(ok, key=lambda r: r[key], reverse=(mode == "max"))[:n]
+    best, seen = [], set()
+    for r in sorted(ok, key=lambda r: r[key], reverse=(mode == "max")):
+        same = r.get("run_id") or r["trial_id"]  # a row without a run id is its own configuration
+        if same not in seen:
+            seen.add(same)
+            best.append(r)
+    return best[:n]
 
 
 def run_one(spec: SweepSpec, params: dict, seed: int, root: str) -> dict:
