@@ -2,6 +2,7 @@
 its masks' densities and honest parameter counts, and the methods end to end through a run."""
 
 import glob
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -162,7 +163,6 @@ def test_the_shipped_family_study_is_fair():
     """search_spaces/mask_family.yaml: every trial runs the whole family beside IMP single at equal
     parameters, routed by environment, with one learning rate for every method and the paper's
     exposure rule: nothing in the space is set for one method only."""
-    from pathlib import Path
     from rtl_sweep.sweep.space import load_space
     spec = load_space(Path(__file__).resolve().parents[1] / "search_spaces" / "mask_family.yaml")
     assert spec.metrics == ["advantage_single_equal"] and spec.modes == ["max"]

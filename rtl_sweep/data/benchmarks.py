@@ -6,8 +6,9 @@
     python -m rtl_sweep.data.benchmarks permuted pmnist.npz --per-digit 200   # 2,000 of the images
 
 PackNet, WSN and SupSup report these with the task identity known (RTL's `partition.method=group`).
-Each file is the user-file format (X, y, group) plus `source`: the row of the MNIST image a sample
-was made from. load_dataset splits such a file by source image, so no image is in train under one
+Each file is the user-file format (X, y, group) plus `source`: which image a sample was made from
+(its row among the images the file was built from: the bundled rows, or the kept ones under
+--per-digit). load_dataset splits such a file by source image, so no image is in train under one
 environment and in test under another (the same digit seen through another permutation would
 otherwise leak its label into the test score). Their papers use the 60,000-image MNIST; these are
 5,000 images.
